@@ -1,0 +1,1 @@
+"""The `paiid` command-line tool: thin commands that parse, call the engine and render."""

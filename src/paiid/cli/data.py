@@ -1,0 +1,63 @@
+"""`paiid data list|import|fetch`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from paiid.cli.common import JsonOpt, command, console, emit, table
+
+app = typer.Typer(help="List, import and fetch market data.", no_args_is_help=True)
+
+
+@app.command("list")
+@command
+def list_(as_json: bool = JsonOpt) -> None:
+    """Every symbol available: bundled real data and what you imported or fetched."""
+    from paiid.data import describe_symbols
+
+    emit({"symbols": describe_symbols()}, as_json, lambda p: table("symbols", p["symbols"]))
+
+
+@app.command("import")
+@command
+def import_(
+    file: Path = typer.Argument(..., help="CSV or Parquet with date/time, open, high, low, close, volume."),
+    symbol: str = typer.Option(..., "--symbol", help="Symbol to store the bars under."),
+    sort: bool = typer.Option(False, "--sort", help="Order out-of-order rows by time instead of failing."),
+    dedupe: bool = typer.Option(False, "--dedupe", help="Keep the last row of duplicate timestamps."),
+    fill_gaps: bool = typer.Option(False, "--fill-gaps", help="Forward-fill gaps with flat zero-volume bars."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Validate a file and store its bars; nothing is stored if any row is invalid."""
+    from paiid.data.importer import import_file
+
+    result = import_file(file, symbol, sort=sort, dedupe=dedupe, fill_gaps=fill_gaps)
+    emit(result, as_json, lambda r: console.print(
+        f"imported {r['rows']} bars of {r['symbol']} ({r['first']} .. {r['last']}): "
+        f"{r['inserted']} new, {r['updated']} updated" + "".join(f"\n  fix: {f}" for f in r["fixes"])
+        + (f"\n  note: {len(r['gaps'])} gap(s) in the data" if r["gaps"] else "")
+    ))
+
+
+@app.command("fetch")
+@command
+def fetch(
+    symbol: str = typer.Argument(..., help="Ticker to fetch from Tradier."),
+    start: str = typer.Option(..., "--start", help="First date, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--end", help="Last date, YYYY-MM-DD."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fetch daily bars from Tradier (TRADIER_TOKEN; TRADIER_BASE_URL to override) and store them."""
+    from paiid.data.tradier import fetch_and_store
+
+    result = fetch_and_store(symbol, start, end)
+    emit(result, as_json, lambda r: console.print(
+        f"fetched {r['rows']} bars of {r['symbol']} ({r['first']} .. {r['last']}): "
+        f"{r['inserted']} new, {r['updated']} updated"
+    ))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="data")

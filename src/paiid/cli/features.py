@@ -1,0 +1,30 @@
+"""`paiid features SYM`."""
+
+from __future__ import annotations
+
+import typer
+
+from paiid.cli.common import JsonOpt, command, emit, table
+
+
+@command
+def features(
+    symbol: str = typer.Argument(..., help="Symbol, e.g. SPX."),
+    tail: int = typer.Option(5, "--tail", min=1, help="How many of the most recent bars to print."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The feature frame (TA-Lib indicators, returns, volatility, volume) for the last bars."""
+    from paiid.data import load_bars
+    from paiid.features import WARMUP, build_features
+
+    bars = load_bars(symbol, min_bars=WARMUP + 1, what="the feature frame")
+    frame = build_features(bars).tail(tail)
+    rows = [{"date": ts.isoformat(), **row} for ts, row in zip(frame.index, frame.to_dict("records"), strict=True)]
+    payload = {"symbol": symbol.upper(), "columns": list(frame.columns), "rows": rows}
+    emit(payload, as_json, lambda p: table(f"{p['symbol']} features", [
+        {"feature": c, **{r["date"][:10]: r[c] for r in p["rows"]}} for c in p["columns"]
+    ]))
+
+
+def register(root: typer.Typer) -> None:
+    root.command("features")(features)
