@@ -16,7 +16,7 @@ from paiid.errors import PaiidError
 
 log = logging.getLogger("paiid.api")
 
-ROUTER_MODULES = ["system", "backtest", "ml", "ai"]
+ROUTER_MODULES = ["system", "backtest", "regime", "selector", "patterns", "models", "ai"]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 

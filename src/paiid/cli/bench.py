@@ -1,9 +1,32 @@
-"""`paiid bench` commands (filled in by its issue)."""
+"""`paiid bench`."""
 
 from __future__ import annotations
 
 import typer
 
+from paiid.cli.common import JsonOpt, command, emit, table
+
+
+@command
+def bench(
+    only: list[str] = typer.Option(None, "--only", help="Run only cases whose name contains this (repeatable)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Speed ratios against named peers (ta, backtesting.py, ...) measured in the same run."""
+    from paiid.bench import run
+
+    report = run(only)
+
+    def render(r: dict) -> None:
+        rows = [{
+            "case": x["name"], "ours_ms": x["ours_s"] * 1e3,
+            "peer": x["peer"], "peer_ms": None if x["peer_s"] is None else x["peer_s"] * 1e3,
+            "ratio": x["ratio"], "target": x["target"], "ok": x["meets_target"],
+        } for x in r["results"]]
+        table(f"paiid bench — {r['machine']['date']}, {r['machine']['cpus']} cpus", rows)
+
+    emit(report, as_json, render)
+
 
 def register(root: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    root.command("bench")(bench)

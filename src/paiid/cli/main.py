@@ -14,7 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ["data", "features", "backtest", "ml", "models", "optimize", "bench", "serve"]
+COMMAND_MODULES = [
+    "data", "features", "backtest", "regime", "recommend", "patterns", "models", "evaluate", "optimize", "bench", "serve",
+]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"paiid.cli.{_name}").register(app)

@@ -1,1 +1,1 @@
-"""ml layer."""
+"""Machine-learning models: regime, strategy selector, trade probability, patterns, optimizer."""

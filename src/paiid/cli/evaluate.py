@@ -1,4 +1,4 @@
-"""`paiid ml` commands (filled in by its issue)."""
+"""`paiid evaluate` commands (filled in by its issue)."""
 
 from __future__ import annotations
 

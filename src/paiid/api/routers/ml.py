@@ -1,7 +1,0 @@
-"""Endpoints under /api/ml (filled in by their issues)."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(tags=["ml"])
