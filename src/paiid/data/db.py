@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 from paiid import config
@@ -29,8 +30,20 @@ def _engine_for(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-    Base.metadata.create_all(engine)
+    _create_all(engine)
     return engine
+
+
+def _create_all(engine: Engine) -> None:
+    """`create_all`, tolerating another process creating the same table between check and CREATE
+    (several server workers or CLI processes opening a fresh database at once)."""
+    for attempt in range(5):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 4:
+                raise
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -40,4 +53,4 @@ def get_engine(url: str | None = None) -> Engine:
 
 def ensure_tables(engine: Engine) -> None:
     """Create tables declared after the engine was first made (modules imported later)."""
-    Base.metadata.create_all(engine)
+    _create_all(engine)

@@ -1,0 +1,68 @@
+"""Tiny real trainers for the engine/CLI/API tests: a LogisticRegression on a few hundred real bars.
+
+They follow the trainer contract (`train(symbols, *, seed, deps) -> Trained`) so the tests exercise
+the real orchestration without depending on the ML areas' models. `CALLS` records what each was given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from paiid.data import load_bars
+from paiid.ml.base import Trained, data_fingerprint
+
+CALLS: list[dict[str, Any]] = []
+FEATURES = ["ret_1", "ret_5"]
+
+
+def _fit(symbols: list[str], seed: int) -> tuple[LogisticRegression, list[dict]]:
+    X, y, fps = [], [], []
+    for sym in symbols:
+        bars = load_bars(sym).iloc[-300:]
+        fps.append(data_fingerprint(sym, bars))
+        close = bars["close"].to_numpy()
+        r1 = close[5:-1] / close[4:-2] - 1
+        r5 = close[5:-1] / close[:-6] - 1
+        X.append(np.column_stack([r1, r5]))
+        y.append((close[6:] > close[5:-1]).astype(int))
+    rng = np.random.default_rng(seed)
+    Xa, ya = np.vstack(X), np.concatenate(y)
+    idx = rng.permutation(len(ya))
+    return LogisticRegression(C=1.0 + seed).fit(Xa[idx], ya[idx]), fps
+
+
+def _trained(name: str, symbols: list[str], seed: int, deps: dict | None) -> Trained:
+    CALLS.append({"name": name, "symbols": list(symbols), "seed": seed, "deps": sorted(deps or {})})
+    model, fps = _fit(symbols, seed)
+    return Trained(model, {"features": FEATURES, "params": {"C": 1.0 + seed},
+                           "scores": {"accuracy": 0.55, "baseline_accuracy": 0.5}, "data": fps})
+
+
+def train_regime(symbols: list[str], *, seed: int = 0, deps: dict | None = None) -> Trained:
+    return _trained("regime", symbols, seed, deps)
+
+
+def train_selector(symbols: list[str], *, seed: int = 0, deps: dict | None = None) -> Trained:
+    assert deps and "regime" in deps, "selector needs the regime model"
+    assert hasattr(deps["regime"], "predict_proba")
+    return _trained("selector", symbols, seed, deps)
+
+
+def train_nodeps(symbols: list[str], *, seed: int = 0) -> Trained:
+    """A trainer with the older signature (no `deps`)."""
+    return _trained("nodeps", symbols, seed, None)
+
+
+def train_broken(symbols: list[str], *, seed: int = 0, deps: dict | None = None) -> Trained:
+    raise RuntimeError("this trainer always fails")
+
+
+TINY = {
+    "regime": f"{__name__}:train_regime",
+    "pattern_scorer": "paiid.ml.not_written_yet:train",
+    "selector": f"{__name__}:train_selector",
+    "tradeprob": f"{__name__}:train_nodeps",
+}
