@@ -27,7 +27,9 @@ def import_(
     symbol: str = typer.Option(..., "--symbol", help="Symbol to store the bars under."),
     sort: bool = typer.Option(False, "--sort", help="Order out-of-order rows by time instead of failing."),
     dedupe: bool = typer.Option(False, "--dedupe", help="Keep the last row of duplicate timestamps."),
-    fill_gaps: bool = typer.Option(False, "--fill-gaps", help="Forward-fill gaps with flat zero-volume bars."),
+    fill_gaps: bool = typer.Option(
+        False, "--fill-gaps", help="Forward-fill gaps with flat zero-volume bars at the last close."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Validate a file and store its bars; nothing is stored if any row is invalid."""
@@ -49,13 +51,18 @@ def fetch(
     end: str = typer.Option(..., "--end", help="Last date, YYYY-MM-DD."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Fetch daily bars from Tradier (TRADIER_TOKEN; TRADIER_BASE_URL to override) and store them."""
+    """Fetch daily bars from Tradier (TRADIER_TOKEN; TRADIER_BASE_URL to override) and store them.
+
+    Long ranges are fetched a year at a time; rate limits and server errors are retried
+    (TRADIER_MAX_RETRIES, TRADIER_BACKOFF_BASE seconds).
+    """
     from paiid.data.tradier import fetch_and_store
 
     result = fetch_and_store(symbol, start, end)
     emit(result, as_json, lambda r: console.print(
         f"fetched {r['rows']} bars of {r['symbol']} ({r['first']} .. {r['last']}): "
-        f"{r['inserted']} new, {r['updated']} updated"
+        f"{r['inserted']} new, {r['updated']} updated" + "".join(f"\n  fix: {f}" for f in r["fixes"])
+        + (f"\n  note: {len(r['gaps'])} gap(s) in the data" if r["gaps"] else "")
     ))
 
 

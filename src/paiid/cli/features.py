@@ -14,13 +14,14 @@ def features(
     as_json: bool = JsonOpt,
 ) -> None:
     """The feature frame (TA-Lib indicators, returns, volatility, volume) for the last bars."""
-    from paiid.data import load_bars
+    from paiid.data import load_bars, normalise_symbol
     from paiid.features import WARMUP, build_features
 
     bars = load_bars(symbol, min_bars=WARMUP + 1, what="the feature frame")
     frame = build_features(bars).tail(tail)
-    rows = [{"date": ts.isoformat(), **row} for ts, row in zip(frame.index, frame.to_dict("records"), strict=True)]
-    payload = {"symbol": symbol.upper(), "columns": list(frame.columns), "rows": rows}
+    records = frame.to_dict("records")
+    rows = [{"date": ts.isoformat(), **row} for ts, row in zip(frame.index, records, strict=True)]
+    payload = {"symbol": normalise_symbol(symbol), "columns": list(frame.columns), "rows": rows}
     emit(payload, as_json, lambda p: table(f"{p['symbol']} features", [
         {"feature": c, **{r["date"][:10]: r[c] for r in p["rows"]}} for c in p["columns"]
     ]))

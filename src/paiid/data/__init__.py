@@ -1,6 +1,12 @@
 """Data layer: bundled real bars, user imports, Tradier, validation, storage and time-series splits."""
 
-from paiid.data.repository import available_symbols, describe_symbols, load_bars, normalise_symbol, timeframe_of
+from paiid.data.repository import (
+    available_symbols,
+    describe_symbols,
+    load_bars,
+    normalise_symbol,
+    timeframe_of,
+)
 from paiid.data.splits import Split, chronological_split, purged_kfold, walk_forward
 from paiid.data.validate import COLUMNS, ValidationReport, require_history, validate_bars
 

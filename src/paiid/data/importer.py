@@ -8,12 +8,13 @@ import pandas as pd
 
 from paiid.data.bundled import BUNDLED
 from paiid.data.repository import normalise_symbol, timeframe_of
-from paiid.data.store import upsert_bars
+from paiid.data.store import stored_timeframe, upsert_bars
 from paiid.data.validate import validate_bars
 from paiid.errors import BadInput
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV or Parquet file as a raw table; unreadable files are the user's to fix (BadInput)."""
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"file not found: {p}")
@@ -39,7 +40,16 @@ def import_bars(
     bars, report = validate_bars(raw, source=source, sort=sort, dedupe=dedupe, fill_gaps=fill_gaps)
     if bars.empty:
         raise BadInput(f"{source} has no rows")
-    counts = upsert_bars(sym, bars, source=source, timeframe=timeframe_of(bars.index))
+    previous = stored_timeframe(sym)
+    # One bar has no spacing to measure; it inherits the stored symbol's timeframe.
+    timeframe = timeframe_of(bars.index) if len(bars) > 1 else (previous or "daily")
+    if previous is not None and previous != timeframe:
+        # Mixing e.g. hourly bars into a daily series would silently corrupt every indicator.
+        raise BadInput(
+            f"{sym} already holds {previous} bars but {source} has {timeframe} bars; "
+            "import them under another --symbol"
+        )
+    counts = upsert_bars(sym, bars, source=source, timeframe=timeframe)
     return {
         "symbol": sym,
         "rows": len(bars),
@@ -51,5 +61,6 @@ def import_bars(
     }
 
 
-def import_file(path: str | Path, symbol: str, **kwargs) -> dict:
+def import_file(path: str | Path, symbol: str, **kwargs: bool) -> dict:
+    """`paiid data import FILE --symbol SYM`: read, validate and store; see `import_bars`."""
     return import_bars(read_table(path), symbol, source=f"file:{Path(path).name}", **kwargs)

@@ -27,6 +27,21 @@ def timeframe_of(index: pd.DatetimeIndex) -> str:
     return f"{int(step.total_seconds() // 60)}min"
 
 
+def _as_naive_utc(value: str | pd.Timestamp | None, name: str) -> pd.Timestamp | None:
+    """A user-supplied date/time as a tz-naive UTC timestamp, the bar index's convention."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise BadInput(f"invalid {name} date {value!r}: {exc}; use YYYY-MM-DD") from None
+    if ts is pd.NaT or pd.isna(ts):
+        raise BadInput(f"invalid {name} date {value!r}; use YYYY-MM-DD")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts
+
+
 def available_symbols() -> list[str]:
     return sorted(set(BUNDLED) | {s["symbol"] for s in stored_symbols()})
 
@@ -39,7 +54,12 @@ def load_bars(
     min_bars: int = 0,
     what: str = "this request",
 ) -> pd.DataFrame:
-    """Bars for `symbol` between `start` and `end` inclusive (bar schema), or a precise error."""
+    """Bars for `symbol` between `start` and `end` inclusive (bar schema), or a precise error.
+
+    Dates are compared in the bar index's convention (tz-naive UTC): a tz-aware `start`/`end` is
+    converted first, so `2018-01-05T09:00-05:00` means 14:00 in the index. An `end` at midnight
+    (e.g. a plain date) includes that whole day.
+    """
     sym = normalise_symbol(symbol)
     if sym in BUNDLED:
         bars = load_bundled(sym)
@@ -47,15 +67,13 @@ def load_bars(
         bars = read_bars(sym)
         if bars is None:
             raise UnknownSymbol(sym, available_symbols())
-    try:
-        start_ts = pd.Timestamp(start) if start is not None else None
-        end_ts = pd.Timestamp(end) if end is not None else None
-    except (ValueError, TypeError) as exc:
-        raise BadInput(f"invalid date: {exc}; use YYYY-MM-DD") from None
+    start_ts = _as_naive_utc(start, "start")
+    end_ts = _as_naive_utc(end, "end")
     if start_ts is not None and end_ts is not None and end_ts < start_ts:
-        raise BadInput(f"end {end_ts.date()} is before start {start_ts.date()}")
-    if end_ts is not None and len(end_ts.isoformat()) and end_ts == end_ts.normalize():
-        end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")  # a date means its whole day
+        raise BadInput(f"end {end_ts} is before start {start_ts}")
+    if end_ts is not None and end_ts == end_ts.normalize():
+        # `end=2018-01-05` means the whole day: with hourly bars its 23 bars after midnight count too
+        end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
     if start_ts is not None or end_ts is not None:
         bars = bars.loc[start_ts:end_ts]
     if min_bars:

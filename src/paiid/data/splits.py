@@ -21,6 +21,16 @@ class Split:
     test: np.ndarray
 
 
+def _check_label_end(n: int, label_end: np.ndarray | None) -> np.ndarray | None:
+    """`label_end` as an int array of length n; a wrong length is a caller's bug, so ValueError."""
+    if label_end is None:
+        return None
+    label_end = np.asarray(label_end)
+    if label_end.shape != (n,):
+        raise ValueError(f"label_end has shape {label_end.shape}, expected ({n},)")
+    return label_end
+
+
 def _purge(train: np.ndarray, test_start: int, label_end: np.ndarray | None, purge: int) -> np.ndarray:
     train = train[train < test_start - purge]
     if label_end is not None:
@@ -53,9 +63,17 @@ def walk_forward(
     `label_end[i]` (optional) is the last row index row i's label looks at; rows whose label reaches
     the test window are purged. `embargo` rows are skipped after `purge` too, as a safety margin for
     serial correlation. With `expanding=False` the training window rolls with length `min_train`.
+    Without `test_size` the rows after `min_train` are shared out over the `n_splits` windows.
+    Windows left without training rows by `label_end` purging are skipped, so the list can be
+    shorter than `n_splits`, or empty when labels look further ahead than the data allows: callers
+    that report a score must check.
     """
+    label_end = _check_label_end(n, label_end)
     if min_train is None:
         min_train = n // (n_splits + 1)
+    # With a computed test size the last window takes the few rows the division leaves over; an
+    # explicit test size is honoured exactly (later windows are dropped when the data runs out).
+    absorb_rest = test_size is None
     if test_size is None:
         test_size = (n - min_train) // n_splits
     gap = purge + embargo
@@ -64,12 +82,12 @@ def walk_forward(
     splits = []
     for k in range(n_splits):
         start = min_train + k * test_size
-        stop = n if k == n_splits - 1 else min(n, start + test_size)
+        stop = n if absorb_rest and k == n_splits - 1 else min(n, start + test_size)
         if start >= n:
             break
         lo = 0 if expanding else max(0, start - min_train)
         train = _purge(np.arange(lo, start), start, label_end, gap)
-        if len(train):
+        if len(train):  # a window whose every training label reaches into it is skipped
             splits.append(Split(train, np.arange(start, stop)))
     return splits
 
@@ -82,6 +100,11 @@ def purged_kfold(
     Only for estimators whose scores don't depend on order (e.g. CSCV); reported model scores use
     `walk_forward`.
     """
+    if n_splits < 2:
+        raise ValueError("purged_kfold needs n_splits >= 2")
+    if n < 2 * n_splits:
+        raise NotEnoughHistory(f"purged k-fold with {n_splits} folds", 2 * n_splits, n)
+    label_end = _check_label_end(n, label_end)
     bounds = np.linspace(0, n, n_splits + 1).astype(int)
     idx = np.arange(n)
     end = label_end if label_end is not None else idx

@@ -6,7 +6,7 @@ nothing, and an import that fails part-way leaves the earlier bars exactly as th
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -73,9 +73,17 @@ def upsert_bars(symbol: str, bars: pd.DataFrame, source: str, timeframe: str) ->
         conn.execute(
             SymbolRow.__table__.insert(),
             [{"symbol": symbol, "source": source, "timeframe": timeframe,
-              "updated_at": datetime.now(timezone.utc).replace(tzinfo=None)}],
+              "updated_at": datetime.now(UTC).replace(tzinfo=None)}],
         )
     return {"inserted": len(new), "updated": len(old)}
+
+
+def stored_timeframe(symbol: str) -> str | None:
+    """The timeframe recorded for a stored symbol, or None if it was never stored."""
+    engine = get_engine()
+    with engine.connect() as conn:
+        query = select(SymbolRow.timeframe).where(SymbolRow.symbol == symbol)
+        return conn.execute(query).scalar_one_or_none()
 
 
 def read_bars(symbol: str) -> pd.DataFrame | None:
@@ -100,7 +108,8 @@ def stored_symbols() -> list[dict]:
     with engine.connect() as conn:
         meta = {r.symbol: r for r in conn.execute(select(SymbolRow)).all()}
         stats = conn.execute(
-            select(BarRow.symbol, func.min(BarRow.ts), func.max(BarRow.ts), func.count()).group_by(BarRow.symbol)
+            select(BarRow.symbol, func.min(BarRow.ts), func.max(BarRow.ts), func.count())
+            .group_by(BarRow.symbol)
         ).all()
     out = []
     for sym, first, last, count in stats:

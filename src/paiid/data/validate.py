@@ -41,27 +41,103 @@ def _where(index: pd.Index, mask: np.ndarray) -> str:
     return ", ".join(hits) + (f" and {more} more" if more > 0 else "")
 
 
-def _to_frame(raw: pd.DataFrame) -> pd.DataFrame:
-    """Lower-case the columns and move the date column (or a datetime index) into the index."""
+def _parse_numeric_dates(arr: np.ndarray) -> pd.DatetimeIndex:
+    """Numbers as dates: YYYYMMDD integers, else Unix epoch time in s, ms, us or ns by magnitude.
+
+    pandas would read any number as nanoseconds since 1970, so an epoch-seconds column would
+    silently become bars from January 1970.
+    """
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return pd.DatetimeIndex(np.full(len(arr), np.datetime64("NaT"), "datetime64[ns]")).tz_localize("UTC")
+    if (finite == np.round(finite)).all() and (finite >= 1e7).all() and (finite < 1e8).all():
+        text = pd.Series(arr).map(lambda v: f"{int(v)}" if np.isfinite(v) else "")
+        return pd.DatetimeIndex(pd.to_datetime(text, format="%Y%m%d", errors="coerce", utc=True))
+    biggest = float(np.abs(finite).max())
+    unit = "s" if biggest < 1e11 else "ms" if biggest < 1e14 else "us" if biggest < 1e17 else "ns"
+    return pd.DatetimeIndex(pd.to_datetime(arr, unit=unit, errors="coerce", utc=True))
+
+
+def _parse_dates(values: pd.Series | pd.Index) -> pd.DatetimeIndex:
+    """Parse a date column to a UTC index; NaT where a value cannot be read.
+
+    pandas infers one format from the first value, so a file that mixes `2020-01-02` with
+    `2020-01-02 15:00` would lose the odd rows; those are parsed again one by one.
+    """
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if arr.dtype.kind in "iuf":
+        return _parse_numeric_dates(arr.astype("float64"))
+    parsed = pd.DatetimeIndex(pd.to_datetime(arr, errors="coerce", utc=True))
+    bad = np.asarray(parsed.isna()) & ~np.asarray(pd.isna(arr))
+    if bad.any():
+        retry = pd.DatetimeIndex(pd.to_datetime(arr[bad], errors="coerce", utc=True, format="mixed"))
+        values_out = parsed.to_numpy(copy=True)
+        values_out[bad] = retry.astype(parsed.dtype).to_numpy()
+        parsed = pd.DatetimeIndex(values_out)
+    return parsed
+
+
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _local_midnight_dates(values: pd.Series) -> pd.DatetimeIndex | None:
+    """For dated bars stamped at local midnight in some time zone, their local calendar dates.
+
+    A daily bar belongs to its exchange's trading date: `2021-03-01 00:00+01:00` is Monday's bar in
+    Frankfurt, and converting it to UTC would make it Sunday 23:00; US bars (as yfinance writes
+    them) would land at 05:00 or 04:00 depending on daylight saving time. Returns None when any
+    stamp has a time of day (intraday bars are converted to UTC instead) or none has a zone.
+    """
+    s = pd.Series(values).reset_index(drop=True)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        wall = pd.DatetimeIndex(s.dt.tz_localize(None))
+    elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        text = s.astype(str).str.strip()
+        if not text.str.contains(_OFFSET, regex=True).any():
+            return None
+        naive = text.str.replace(_OFFSET, "", regex=True)
+        wall = pd.DatetimeIndex(pd.to_datetime(naive, errors="coerce", format="mixed"))
+    else:
+        return None
+    if len(wall) == 0 or wall.isna().any() or not (wall == wall.normalize()).all():
+        return None
+    return wall.tz_localize("UTC")
+
+
+def _to_frame(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Lower-case the columns and move the date column (or a datetime index) into the index.
+
+    A `date` column plus a separate `time` column (common in intraday exports) are combined.
+    Time-zone-aware stamps are converted to UTC and the zone dropped, except dated bars at local
+    midnight, which keep their local date (see `_local_midnight_dates`); naive stamps are kept.
+    """
     df = raw.copy()
     df.columns = [str(c).strip().lower() for c in df.columns]
     date_col = next((c for c in DATE_COLUMNS if c in df.columns), None)
     if date_col is not None:
         idx = df.pop(date_col)
+        if date_col == "date" and "time" in df.columns:
+            idx = idx.astype(str).str.strip() + " " + df.pop("time").astype(str).str.strip()
     elif isinstance(df.index, pd.DatetimeIndex):
         idx = df.index.to_series()
     else:
-        raise DataValidationError(
-            [f"missing a date column (one of {', '.join(DATE_COLUMNS)}, any case); found: {', '.join(df.columns)}"]
-        )
+        raise DataValidationError([
+            f"missing a date column (one of {', '.join(DATE_COLUMNS)}, any case); "
+            f"found: {', '.join(df.columns)}"
+        ], source)
     try:
-        parsed = pd.to_datetime(idx.to_numpy() if hasattr(idx, "to_numpy") else idx, errors="coerce", utc=True)
-    except (ValueError, TypeError) as exc:
-        raise DataValidationError([f"date column could not be parsed: {exc}"]) from None
-    parsed = pd.DatetimeIndex(parsed)
+        parsed = _parse_dates(idx)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataValidationError([f"date column could not be parsed: {exc}"], source) from None
     bad = np.asarray(parsed.isna())
     if bad.any():
-        raise DataValidationError([f"{int(bad.sum())} unparseable date(s) at row(s) {list(np.flatnonzero(bad)[:5])}"])
+        raise DataValidationError([
+            f"{int(bad.sum())} unparseable or missing date(s) at row(s) "
+            f"{[int(i) for i in np.flatnonzero(bad)[:MAX_LISTED]]}"
+        ], source)
+    local = _local_midnight_dates(idx)
+    if local is not None:
+        parsed = local
     df.index = parsed.tz_convert(None).astype("datetime64[ns]").rename("date")
     return df
 
@@ -81,7 +157,7 @@ def validate_bars(
     silently choosing between two different bars for one timestamp would make wrong numbers.
     """
     report = ValidationReport(rows_in=len(raw))
-    df = _to_frame(raw)
+    df = _to_frame(raw, source)
     problems: list[str] = []
 
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -91,20 +167,26 @@ def validate_bars(
         )
     df = df[COLUMNS]
 
-    for col in COLUMNS:
+    reported = np.zeros((len(df), len(COLUMNS)), dtype=bool)  # cells already named as non-numeric
+    for j, col in enumerate(COLUMNS):
         original = df[col]
         numeric = pd.to_numeric(original, errors="coerce")
         non_numeric = np.asarray(numeric.isna() & original.notna())
+        reported[:, j] = non_numeric
         if non_numeric.any():
             examples = ", ".join(repr(v) for v in original[non_numeric].head(3))
-            problems.append(f"column {col} has non-numeric values at {_where(df.index, non_numeric)} ({examples})")
+            problems.append(
+                f"column {col} has non-numeric values at {_where(df.index, non_numeric)} ({examples})"
+            )
         df[col] = numeric.astype("float64")
 
     values = df.to_numpy()
     for j, col in enumerate(COLUMNS):
-        nan = np.isnan(values[:, j])
+        nan = np.isnan(values[:, j]) & ~reported[:, j]
         if nan.any():
-            problems.append(f"column {col} has {int(nan.sum())} missing/NaN value(s) at {_where(df.index, nan)}")
+            problems.append(
+                f"column {col} has {int(nan.sum())} missing/NaN value(s) at {_where(df.index, nan)}"
+            )
         inf = np.isinf(values[:, j])
         if inf.any():
             problems.append(f"column {col} has {int(inf.sum())} infinite value(s) at {_where(df.index, inf)}")
@@ -133,7 +215,9 @@ def validate_bars(
     dup = np.asarray(df.index.duplicated(keep="last"))
     if dup.any():
         if dedupe:
-            report.fixes.append(f"dropped {int(dup.sum())} duplicate timestamp row(s), keeping the last of each")
+            report.fixes.append(
+                f"dropped {int(dup.sum())} duplicate timestamp row(s), keeping the last of each"
+            )
             df = df[~dup]
         else:
             problems.append(
@@ -146,8 +230,11 @@ def validate_bars(
 
     report.gaps = find_gaps(df.index)
     if fill_gaps and report.gaps:
-        df = forward_fill_gaps(df)
-        report.fixes.append(f"forward-filled {len(report.gaps)} gap(s) with flat zero-volume bars")
+        before = len(df)
+        df = forward_fill_gaps(df, report.gaps)
+        report.fixes.append(
+            f"forward-filled {len(report.gaps)} gap(s) with {len(df) - before} flat zero-volume bar(s)"
+        )
     report.rows_out = len(df)
     return df, report
 
@@ -158,42 +245,87 @@ def median_spacing(index: pd.DatetimeIndex) -> pd.Timedelta:
     return pd.Timedelta(np.median(np.diff(index.to_numpy())))
 
 
-def find_gaps(index: pd.DatetimeIndex, factor: float = 5.0) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Spans longer than `factor` × the typical bar spacing, weekends and holidays excepted.
+_WEEK_NS = 7 * 86_400_000_000_000
+_DAY_NS = 86_400_000_000_000
+_MONDAY_NS = pd.Timestamp("1970-01-05").value  # the first Monday of the epoch
 
-    Daily data skips weekends and holidays by design, so for daily bars a gap is more than
-    5 calendar days without a bar; for intraday bars, more than `factor` bars' worth of time
-    that is not explained by a weekend.
+
+def _weekend_time(ts: np.ndarray) -> np.ndarray:
+    """Nanoseconds of Saturdays and Sundays between the epoch's first Monday and each timestamp.
+
+    The difference of two values is the weekend time inside that span, which markets never trade.
+    """
+    t = ts.astype("datetime64[ns]").astype(np.int64) - _MONDAY_NS
+    weeks, offset = np.divmod(t, _WEEK_NS)
+    return weeks * 2 * _DAY_NS + np.clip(offset - 5 * _DAY_NS, 0, 2 * _DAY_NS)
+
+
+def find_gaps(index: pd.DatetimeIndex, factor: float = 5.0) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Spans without bars that the market's schedule does not explain: (last bar before, first bar after).
+
+    Daily bars skip weekends and holidays by design, so for daily bars a gap is more than 6 calendar
+    days without a bar (a weekend plus up to two holidays is normal; 11 Sept 2001 is not).
+
+    Intraday bars: weekend time never counts. What remains of a span must not exceed `factor` bars'
+    worth of time; a span that crosses midnight may also contain the series' usual overnight break
+    (its typical length is learnt from the data: ~1 bar for 24-hour FX, ~17.5 h for exchange hours)
+    plus one whole day for a holiday. So a 24-hour FX series has no gaps at weekends, and a stock's
+    15-minute bars have none every night, but a lost afternoon or a missing week is reported.
     """
     if len(index) < 3:
         return []
     step = median_spacing(index)
-    ts = index.to_numpy()
-    diffs = np.diff(ts)
+    ts = index.to_numpy().astype("datetime64[ns]")
+    diffs = np.diff(ts).astype(np.int64)
     if step >= pd.Timedelta(hours=20):
-        limit = np.timedelta64(6, "D")
-        mask = diffs > limit
+        mask = diffs > 6 * _DAY_NS
     else:
-        limit = np.timedelta64(int(factor * step.value), "ns")
-        starts = pd.DatetimeIndex(ts[:-1])
-        weekend = (starts.dayofweek >= 4) & (diffs <= np.timedelta64(4, "D"))
-        mask = (diffs > limit) & ~np.asarray(weekend)
+        limit = factor * step.value
+        weekend = _weekend_time(ts)
+        active = diffs - np.diff(weekend)
+        days = ts.astype("datetime64[D]")
+        crosses = days[1:] != days[:-1]
+        overnight = float(np.median(active[crosses])) if crosses.any() else 0.0
+        allowed = np.where(crosses, overnight + limit + _DAY_NS, limit)
+        mask = active > allowed
     return [(pd.Timestamp(ts[i]), pd.Timestamp(ts[i + 1])) for i in np.flatnonzero(mask)]
 
 
-def forward_fill_gaps(df: pd.DataFrame) -> pd.DataFrame:
-    """Fill gaps on business days (daily) or the median spacing (intraday) with flat, zero-volume bars."""
+def forward_fill_gaps(df: pd.DataFrame, gaps: list[tuple[pd.Timestamp, pd.Timestamp]] | None = None,
+                      ) -> pd.DataFrame:
+    """Fill the reported gaps (default: `find_gaps`) with flat, zero-volume bars at the last close.
+
+    Only the gaps are filled, never weekends, holidays or overnight breaks: daily gaps get business
+    days; intraday gaps get the series' own bar times (time of day seen in the data, weekdays only),
+    so a filled stock series does not trade at 3 a.m.
+    """
+    if gaps is None:
+        gaps = find_gaps(df.index)
+    if not gaps:
+        return df
+    df = df.set_axis(pd.DatetimeIndex(df.index).as_unit("ns"))  # one unit, so times of day compare
     step = median_spacing(df.index)
-    freq = "B" if step >= pd.Timedelta(hours=20) else step
-    full = pd.date_range(df.index[0], df.index[-1], freq=freq)
-    full = full.union(df.index)
-    out = df.reindex(full)
+    fill: list[pd.DatetimeIndex] = []
+    if step >= pd.Timedelta(hours=20):
+        for a, b in gaps:
+            days = pd.bdate_range(a.normalize() + pd.Timedelta(days=1), b.normalize() - pd.Timedelta(days=1),
+                                  unit="ns")
+            fill.append(days + (a - a.normalize()))  # keep the series' time of day (usually midnight)
+    else:
+        times = set((df.index - df.index.normalize()).asi8.tolist())
+        for a, b in gaps:
+            grid = pd.date_range(a + step, b - step, freq=step, unit="ns")
+            keep = (grid.day_of_week < 5) & np.isin((grid - grid.normalize()).asi8, list(times))
+            fill.append(grid[keep])
+    new = fill[0].append(fill[1:]) if len(fill) > 1 else fill[0]
+    new = new[(new > df.index[0]) & (new < df.index[-1])].difference(df.index)
+    out = df.reindex(df.index.union(new))
     close = out["close"].ffill()
     for col in ("open", "high", "low"):
         out[col] = out[col].fillna(close)
     out["close"] = close
     out["volume"] = out["volume"].fillna(0.0)
-    out.index.name = "date"
+    out.index = out.index.astype("datetime64[ns]").rename("date")
     return out
 
 

@@ -56,7 +56,7 @@ def build_features(bars: pd.DataFrame) -> pd.DataFrame:
     cols["adx_14"], cols["plus_di"], cols["minus_di"] = ind.adx(h, lo, c, 14)
 
     r1z = np.nan_to_num(r1)
-    r1z[0] = np.nan
+    r1z[:1] = np.nan  # keep the undefined first return undefined (and survive an empty frame)
     rv20 = ind.rolling_std(r1z, 20)
     rv60 = ind.rolling_std(r1z, 60)
     cols["rvol_20"] = rv20

@@ -1,20 +1,44 @@
-"""Health and data endpoints."""
+"""Health and data endpoints.
+
+Response models are declared so that `/openapi.json` documents the shapes clients rely on
+(the same fields as `paiid data list --json`).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from paiid import __version__
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health")
+class Health(BaseModel):
+    status: str = Field(description="'ok' when the process serves requests.")
+    version: str
+
+
+class SymbolInfo(BaseModel):
+    symbol: str
+    source: str = Field(description="Where the bars come from: a bundled package, a file or 'tradier'.")
+    timeframe: str = Field(description="'daily', 'hourly' or e.g. '15min'.")
+    first: str = Field(description="Timestamp of the first bar (ISO 8601, UTC).")
+    last: str = Field(description="Timestamp of the last bar (ISO 8601, UTC).")
+    bars: int
+
+
+class SymbolList(BaseModel):
+    symbols: list[SymbolInfo]
+
+
+@router.get("/health", response_model=Health)
 def health() -> dict:
+    """Liveness: answers without touching models or data."""
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/api/data/symbols")
+@router.get("/api/data/symbols", response_model=SymbolList)
 def symbols() -> dict:
     """Every available symbol with source, timeframe, date range and bar count."""
     from paiid.data import describe_symbols

@@ -1,0 +1,188 @@
+"""Imports land in the real SQLite file under PAIID_HOME: idempotent upserts, all-or-nothing writes.
+
+Row counts are read back with the standard library's `sqlite3`, independently of SQLAlchemy and
+of `read_bars`, so a store that only pretended to write would be caught.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from paiid.data import COLUMNS, describe_symbols, load_bars
+from paiid.data.importer import import_bars, import_file
+from paiid.data.store import read_bars, upsert_bars
+from paiid.errors import BadInput, DataValidationError, NotEnoughHistory, UnknownSymbol
+
+
+def make_bars(n: int = 30, start: str = "2021-03-01", freq: str = "B", seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(start, periods=n, freq=freq)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    return pd.DataFrame({
+        "date": dates, "open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
+        "volume": rng.integers(100, 10_000, n).astype(float),
+    })
+
+
+def db_rows(home: Path, symbol: str) -> list[tuple]:
+    with sqlite3.connect(home / "paiid.db") as conn:
+        return conn.execute(
+            "SELECT ts, open, high, low, close, volume FROM bars WHERE symbol = ? ORDER BY ts", (symbol,)
+        ).fetchall()
+
+
+def test_import_writes_the_sqlite_file_under_paiid_home(paiid_home: Path) -> None:
+    raw = make_bars(25)
+    result = import_bars(raw, "acme", source="test")
+    assert result["symbol"] == "ACME" and result["rows"] == 25 and result["inserted"] == 25
+    assert result["first"] == "2021-03-01T00:00:00" and result["last"] == raw["date"].iloc[-1].isoformat()
+    rows = db_rows(paiid_home, "ACME")
+    assert len(rows) == 25
+    np.testing.assert_allclose([r[4] for r in rows], raw["close"].to_numpy(), rtol=0, atol=0)
+    bars = load_bars("ACME")
+    np.testing.assert_array_equal(bars.to_numpy(), raw[COLUMNS].to_numpy())
+    assert bars.index.dtype == "datetime64[ns]" and bars.index.name == "date"
+
+
+def test_reimport_never_duplicates(paiid_home: Path) -> None:
+    raw = make_bars(25)
+    import_bars(raw, "ACME", source="test")
+    again = import_bars(raw, "ACME", source="test")
+    assert (again["inserted"], again["updated"]) == (0, 25)
+    assert len(db_rows(paiid_home, "ACME")) == 25
+
+
+def test_overlapping_import_updates_and_extends(paiid_home: Path) -> None:
+    first = make_bars(20)
+    import_bars(first, "ACME", source="test")
+    second = make_bars(30, seed=1)  # same dates for 20 rows, different prices, 10 new rows
+    result = import_bars(second, "ACME", source="test")
+    assert (result["inserted"], result["updated"]) == (10, 20)
+    bars = load_bars("ACME")
+    assert len(bars) == 30
+    np.testing.assert_array_equal(bars["close"].to_numpy(), second["close"].to_numpy())
+
+
+def test_a_rejected_import_leaves_earlier_data_intact(paiid_home: Path) -> None:
+    good = make_bars(20)
+    import_bars(good, "ACME", source="test")
+    before = db_rows(paiid_home, "ACME")
+    bad = make_bars(30, seed=2)
+    bad.loc[25, "close"] = np.nan
+    with pytest.raises(DataValidationError):
+        import_bars(bad, "ACME", source="test")
+    assert db_rows(paiid_home, "ACME") == before
+
+
+def test_a_failure_inside_the_transaction_rolls_everything_back(paiid_home: Path) -> None:
+    good = make_bars(20)
+    import_bars(good, "ACME", source="good")
+    before = db_rows(paiid_home, "ACME")
+    # New prices for the 20 stored rows and 5 new rows; the symbol row written last violates
+    # NOT NULL, after the inserts and updates ran. All of it must be undone.
+    changed = make_bars(25, seed=3).set_index("date")
+    with pytest.raises(IntegrityError):
+        upsert_bars("ACME", changed, source="broken", timeframe=None)  # type: ignore[arg-type]
+    assert db_rows(paiid_home, "ACME") == before
+    assert [s["source"] for s in describe_symbols() if s["symbol"] == "ACME"] == ["good"]
+
+
+def test_imported_symbol_is_listed_with_its_range(paiid_home: Path) -> None:
+    raw = make_bars(12, freq="h", start="2021-03-01 10:00")
+    import_bars(raw, "fx1", source="file:fx1.csv")
+    (entry,) = [s for s in describe_symbols() if s["symbol"] == "FX1"]
+    assert entry == {"symbol": "FX1", "source": "file:fx1.csv", "timeframe": "hourly",
+                     "first": "2021-03-01T10:00:00", "last": "2021-03-01T21:00:00", "bars": 12}
+
+
+def test_bundled_symbols_cannot_be_overwritten() -> None:
+    with pytest.raises(BadInput, match="SPX is a bundled symbol"):
+        import_bars(make_bars(), "spx", source="test")
+
+
+def test_mixing_timeframes_in_one_symbol_is_refused(paiid_home: Path) -> None:
+    import_bars(make_bars(20), "ACME", source="daily.csv")
+    hourly = make_bars(20, freq="h", start="2022-01-03 10:00")
+    with pytest.raises(BadInput, match="ACME already holds daily bars but hourly.csv has hourly bars"):
+        import_bars(hourly, "ACME", source="hourly.csv")
+    assert len(db_rows(paiid_home, "ACME")) == 20
+    one_more = make_bars(1, start="2022-06-01")
+    assert import_bars(one_more, "ACME", source="daily.csv")["inserted"] == 1  # a lone bar inherits "daily"
+
+
+def test_csv_and_parquet_files_import_the_same_bars(tmp_path: Path) -> None:
+    raw = make_bars(15)
+    csv = tmp_path / "acme.csv"
+    raw.rename(columns=str.capitalize).to_csv(csv, index=False)
+    pq = tmp_path / "acme.parquet"
+    raw.to_parquet(pq, index=False)
+    import_file(csv, "A_CSV")
+    import_file(pq, "A_PQ")
+    a, b = load_bars("A_CSV"), load_bars("A_PQ")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+    assert len(a) == 15
+
+
+def test_unreadable_files_are_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="file not found"):
+        import_file(tmp_path / "missing.csv", "X")
+    (tmp_path / "bars.xlsx").write_text("x")
+    with pytest.raises(BadInput, match="unsupported file type '.xlsx'"):
+        import_file(tmp_path / "bars.xlsx", "X")
+    (tmp_path / "broken.parquet").write_text("not parquet")
+    with pytest.raises(BadInput, match="could not read broken.parquet"):
+        import_file(tmp_path / "broken.parquet", "X")
+
+
+def test_unknown_symbol_names_the_known_ones() -> None:
+    assert read_bars("NOPE") is None
+    with pytest.raises(UnknownSymbol, match="unknown symbol 'NOPE'; known symbols: EURUSD, GOOG, SPX") as err:
+        load_bars("nope")
+    assert err.value.status_code == 404 and err.value.exit_code == 2
+
+
+def test_invalid_symbols_are_rejected() -> None:
+    for bad in ["", "   ", "A B", "X" * 33, "AAPL;DROP"]:
+        with pytest.raises(BadInput, match="invalid symbol"):
+            load_bars(bad)
+
+
+# --- date windows --------------------------------------------------------------------------------
+
+
+def test_end_date_includes_its_whole_day_for_hourly_bars() -> None:
+    from backtesting.test import EURUSD
+
+    bars = load_bars("EURUSD", start="2018-01-05", end="2018-01-05")
+    expected = EURUSD.loc["2018-01-05"]  # the package's own rows for that day
+    assert len(bars) == len(expected) > 1
+    assert list(bars.index) == list(expected.index)
+
+
+def test_end_with_a_time_is_exact_and_tz_aware_dates_are_converted() -> None:
+    bars = load_bars("EURUSD", start="2018-01-05 09:00", end="2018-01-05 12:00")
+    assert [t.hour for t in bars.index] == [9, 10, 11, 12]
+    # 10:00 in New York (EST, UTC-5) is 15:00 in the index's UTC convention.
+    ny = load_bars("EURUSD", start="2018-01-05T10:00-05:00", end="2018-01-05T10:00-05:00")
+    assert list(ny.index) == [pd.Timestamp("2018-01-05 15:00")]
+
+
+def test_daily_windows_are_inclusive() -> None:
+    bars = load_bars("SPX", start="2018-12-24", end="2018-12-31")
+    # Christmas Day was a holiday: 24, 26, 27, 28, 31 December 2018.
+    assert list(bars.index.day) == [24, 26, 27, 28, 31]
+
+
+def test_bad_windows_are_precise_errors() -> None:
+    with pytest.raises(BadInput, match="is before start"):
+        load_bars("SPX", start="2018-02-01", end="2018-01-01")
+    with pytest.raises(BadInput, match="invalid end date 'yesterday-ish'"):
+        load_bars("SPX", end="yesterday-ish")
+    with pytest.raises(NotEnoughHistory, match="the test needs at least 300 bars of history, but only 5 are"):
+        load_bars("SPX", start="2018-12-24", min_bars=300, what="the test")
