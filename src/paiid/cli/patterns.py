@@ -1,9 +1,61 @@
-"""`paiid patterns` commands (filled in by its issue)."""
+"""`paiid patterns SYM [--date D] [--timeframe daily] [--json] [--plot FILE.html]`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+
+from paiid.cli.common import JsonOpt, command, console, emit, table
+
+
+def _render(p: dict[str, Any]) -> None:
+    console.print(f"[bold]{p['symbol']}[/bold] patterns as of {p['as_of'][:10]} ({p['timeframe']})")
+    table("patterns", [
+        {
+            "type": r["type"].removeprefix("candle_"), "signal": r["signal"], "conf": r["confidence"],
+            "confirmed": r["confirmation_date"][:10], "target": r["target_price"], "stop": r["stop_loss"],
+            "hist": r["historical_success_rate"], "random": r["random_entry_success_rate"],
+        }
+        for r in p["patterns"]
+    ])
+    console.print("conf: scorer's probability of target before stop; hist: that type's historical success "
+                  "rate; random: random entries with the same target/stop distances")
+    if p.get("indecision_candles"):
+        console.print("indecision candles: " + ", ".join(c["type"] for c in p["indecision_candles"]))
+    if p.get("plot"):
+        console.print(f"chart written to {p['plot']}")
+
+
+@command
+def patterns(
+    symbol: str = typer.Argument(..., help="Symbol, e.g. SPX."),
+    date: str | None = typer.Option(None, "--date", help="As of the close of this date, YYYY-MM-DD."),
+    timeframe: str = typer.Option(
+        "daily", "--timeframe", help="daily, weekly or hourly (not finer than the data)."
+    ),
+    plot: str | None = typer.Option(None, "--plot", help="Also write a standalone HTML chart to this file."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Chart and candlestick patterns confirmed recently, with confidence and historical success rates."""
+    from paiid.data import load_bars, normalise_symbol
+    from paiid.errors import NotEnoughHistory
+    from paiid.ml.patterns import MIN_BARS, patterns_answer, to_timeframe
+
+    sym = normalise_symbol(symbol)
+    bars = load_bars(sym, end=date)
+    tf_bars = to_timeframe(bars, timeframe)
+    if len(tf_bars) < MIN_BARS:  # fail on bad input before any model is loaded or trained
+        raise NotEnoughHistory(f"pattern detection on {timeframe} bars", MIN_BARS, len(tf_bars))
+    from paiid.engine.service import get_model
+
+    payload = patterns_answer(get_model("pattern_scorer"), bars, sym, timeframe)
+    if plot:
+        from paiid.ml.patterns.plot import write_plot
+
+        payload["plot"] = str(write_plot(tf_bars, payload, plot))
+    emit(payload, as_json, _render)
 
 
 def register(root: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    root.command("patterns")(patterns)

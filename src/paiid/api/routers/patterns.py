@@ -1,7 +1,54 @@
-"""patterns endpoints (filled in by its issue)."""
+"""`GET /api/ml/detect-patterns`: recent chart and candlestick patterns with confidences."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["patterns"])
+
+
+class Pattern(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(..., description="e.g. double_top, head_and_shoulders, candle_engulfing")
+    confidence: float = Field(..., description="Scorer's probability that the target comes before the stop.")
+    signal: str = Field(..., description="bullish, bearish or neutral")
+    target_price: float | None
+    stop_loss: float | None
+    historical_success_rate: float | None
+    timeframe: str
+    start_date: str
+    end_date: str
+
+
+class PatternsAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    symbol: str
+    as_of: str
+    patterns: list[Pattern]
+
+
+@router.get("/api/ml/detect-patterns", response_model=PatternsAnswer)
+def detect_patterns(
+    symbol: str = Query(..., description="A stored symbol, e.g. SPX.", examples=["SPX"]),
+    timeframe: str = Query("daily", description="daily, weekly or hourly (the data's own or coarser)."),
+    date: str | None = Query(None, description="As of the close of this date, YYYY-MM-DD (default: last)."),
+) -> Response:
+    """Chart patterns confirmed in the last bars and candlesticks on the last bar, computed as of `date`."""
+    from paiid.data import load_bars, normalise_symbol
+    from paiid.errors import NotEnoughHistory
+    from paiid.jsonutil import to_jsonable
+    from paiid.ml.patterns import MIN_BARS, patterns_answer, to_timeframe
+
+    sym = normalise_symbol(symbol)
+    bars = load_bars(sym, end=date)
+    n_bars = len(to_timeframe(bars, timeframe))
+    if n_bars < MIN_BARS:  # 422 before any model is loaded (or trained)
+        raise NotEnoughHistory(f"pattern detection on {timeframe} bars", MIN_BARS, n_bars)
+    from paiid.engine.service import get_model
+
+    answer: dict[str, Any] = patterns_answer(get_model("pattern_scorer"), bars, sym, timeframe)
+    return Response(content=json.dumps(to_jsonable(answer), allow_nan=False), media_type="application/json")

@@ -1,0 +1,28 @@
+"""Chart and candlestick pattern recognition with measured success rates (issue 6).
+
+- `swings`: zigzag pivots with an ATR-scaled threshold, each with the bar it became known at.
+- `chart`: double tops/bottoms, (inverse) head and shoulders, triangles, support/resistance breaks.
+- `candles`: TA-Lib's 61 CDL functions in the same shape.
+- `outcomes`: target-before-stop labels and the random-entry baseline.
+- `scorer`: the `pattern_scorer` model (success-rate tables + confidence) and its trainer.
+- `answer`: the detect-patterns JSON; `plot`: the HTML chart; `synthetic` / `evaluate`: the honest report.
+"""
+
+from paiid.ml.patterns.answer import MIN_BARS, patterns_answer, to_timeframe
+from paiid.ml.patterns.candles import CANDLE_TYPES
+from paiid.ml.patterns.chart import CHART_TYPES, ChartParams, Detection
+from paiid.ml.patterns.scan import scan
+from paiid.ml.patterns.scorer import PatternScorer, train
+
+__all__ = [
+    "CANDLE_TYPES",
+    "CHART_TYPES",
+    "MIN_BARS",
+    "ChartParams",
+    "Detection",
+    "PatternScorer",
+    "patterns_answer",
+    "scan",
+    "to_timeframe",
+    "train",
+]

@@ -1,0 +1,73 @@
+"""One call that finds every chart and candlestick pattern in a bar frame, and the scorer's inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from paiid.features import build_features
+from paiid.ml.patterns.candles import scan_candles
+from paiid.ml.patterns.chart import GEOMETRY, ChartParams, Detection, scan_chart
+from paiid.ml.patterns.swings import causal_atr
+
+#: Context columns from `paiid.features.build_features` at the confirmation bar. The directional ones
+#: are multiplied by the pattern's direction, so "with the trend" means the same thing for longs and shorts.
+DIRECTIONAL = ["ret_20", "ret_60", "dist_sma_50", "dist_sma_200", "ma_slope_50", "macd_hist_pct", "obv_slope"]
+CENTRED = {"rsi_14": (50.0, 50.0), "bb_pctb": (0.5, 1.0)}  # (centre, scale), then times direction
+UNSIGNED = ["adx_14", "atr_pct", "rvol_20", "vol_ratio", "volume_z", "volume_trend"]
+CONTEXT = DIRECTIONAL + list(CENTRED) + UNSIGNED
+FEATURES = GEOMETRY + [f"ctx_{c}" for c in CONTEXT] + ["is_candle"]
+
+
+@dataclass
+class ScanResult:
+    """Detections (chart patterns and candles, by confirmation bar) and what they were found on."""
+
+    detections: list[Detection]
+    bars: pd.DataFrame
+    atr: np.ndarray
+
+
+def scan(bars: pd.DataFrame, params: ChartParams | None = None, *, candles_since: int = 0) -> ScanResult:
+    """Every pattern in `bars`; each detection only uses bars up to its confirmation bar."""
+    o, h, lo, c = (bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close"))
+    atr = causal_atr(h, lo, c)
+    dets = scan_chart(h, lo, c, params, atr=atr)
+    dets += scan_candles(o, h, lo, c, atr, since=candles_since)
+    dets.sort(key=lambda d: (d.confirm, d.kind != "chart", d.type))
+    return ScanResult(dets, bars, atr)
+
+
+def design_matrix(dets: list[Detection], features: pd.DataFrame) -> np.ndarray:
+    """(n_detections, len(FEATURES)) float matrix; NaN where a context feature is still warming up."""
+    m = len(dets)
+    out = np.full((m, len(FEATURES)), np.nan)
+    if m == 0:
+        return out
+    at = np.array([d.confirm for d in dets], dtype=np.int64)
+    direction = np.array([d.direction or 1 for d in dets], dtype=np.float64)
+    for j, g in enumerate(GEOMETRY):
+        out[:, j] = [d.geometry.get(g, np.nan) for d in dets]
+    col = len(GEOMETRY)
+    for name in DIRECTIONAL:
+        out[:, col] = features[name].to_numpy(dtype=np.float64)[at] * direction
+        col += 1
+    for name, (centre, scale) in CENTRED.items():
+        out[:, col] = (features[name].to_numpy(dtype=np.float64)[at] - centre) / scale * direction
+        col += 1
+    for name in UNSIGNED:
+        vals = features[name].to_numpy(dtype=np.float64)[at]
+        out[:, col] = vals / 100.0 if name == "adx_14" else vals
+        col += 1
+    out[:, col] = [1.0 if d.kind == "candle" else 0.0 for d in dets]
+    return out
+
+
+def scan_with_features(
+    bars: pd.DataFrame, params: ChartParams | None = None,
+) -> tuple[ScanResult, np.ndarray]:
+    """`scan` plus the scorer's input matrix for every detection."""
+    res = scan(bars, params)
+    return res, design_matrix(res.detections, build_features(bars))

@@ -1,0 +1,272 @@
+"""The `pattern_scorer` model: historical success-rate tables plus a hybrid rule + ML confidence score.
+
+Rule part: each pattern type's historical success rate (target before stop within the horizon),
+shrunk towards its kind's rate when the type has few cases. ML part: a regularised logistic
+regression that starts from the rule's log-odds (an input feature) and corrects it with the
+detection's geometry (height, width, asymmetry, breakout strength, target/stop distances in ATRs)
+and its context at the confirmation bar (trend, volatility, volume from `build_features`).
+
+Every score reported for it is walk-forward (`paiid.data.walk_forward`, labels purged by the bar
+their outcome became known) and sits next to two baselines: the base rate and the rule alone.
+Fitted state is numpy arrays, floats, lists and dicts only, so skops can store it without pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from paiid.data import load_bars, walk_forward
+from paiid.errors import NotEnoughHistory
+from paiid.ml.base import Trained, data_fingerprint
+from paiid.ml.patterns.chart import ChartParams, Detection
+from paiid.ml.patterns.outcomes import HORIZON, detection_outcomes, random_entry_rate
+from paiid.ml.patterns.scan import FEATURES, scan_with_features
+
+DEFAULT_SYMBOLS = ["SPX", "GOOG"]
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+class PatternScorer:
+    """Success-rate tables and the confidence model (scikit-learn conventions; state ends in `_`)."""
+
+    def __init__(self, C: float = 0.05, prior_strength: float = 20.0, min_symbol_cases: int = 20):
+        self.C = C
+        self.prior_strength = prior_strength
+        self.min_symbol_cases = min_symbol_cases
+
+    # ----- rule part -------------------------------------------------------------------------------
+    def _kind_rate(self, kind: str) -> float:
+        return float(self.kind_rate_.get(kind, self.base_rate_))
+
+    def prior(self, types: list[str], kinds: list[str]) -> np.ndarray:
+        """Shrunk per-type success rate: (successes + a * kind rate) / (cases + a)."""
+        a = self.prior_strength
+        out = np.empty(len(types))
+        for i, (t, k) in enumerate(zip(types, kinds, strict=True)):
+            n, s = self.type_table_.get(t, [0.0, 0.0, 0.0])[:2]
+            out[i] = (s + a * self._kind_rate(k)) / (n + a)
+        return out
+
+    def success_rate(self, type_: str, kind: str, symbol: str | None = None) -> dict[str, Any]:
+        """The historical rate a user sees: the symbol's own when it has enough cases, else all symbols'."""
+        sym_row = self.symbol_tables_.get(symbol or "", {}).get(type_)
+        if sym_row is not None and sym_row[0] >= self.min_symbol_cases:
+            row, scope = sym_row, symbol
+        else:
+            row, scope = self.type_table_.get(type_), "all training symbols"
+        if row is None or row[0] == 0:
+            return {"rate": self._kind_rate(kind), "cases": 0, "scope": f"all {kind} patterns",
+                    "random_entry_rate": None}
+        n, s, rnd = row
+        return {"rate": s / n, "cases": int(n), "scope": scope, "random_entry_rate": rnd / n}
+
+    # ----- fit / predict ---------------------------------------------------------------------------
+    def fit(
+        self, X: np.ndarray, types: list[str], kinds: list[str], symbols: list[str], y: np.ndarray,
+        random_rate: np.ndarray | None = None,
+    ) -> PatternScorer:
+        """Fit tables and model on resolved detections (y in {0, 1}, no NaN)."""
+        y = np.asarray(y, dtype=np.float64)
+        rnd = np.nan_to_num(random_rate if random_rate is not None else np.full(len(y), np.nan), nan=0.0)
+        self.base_rate_ = float(y.mean()) if len(y) else 0.5
+        self.kind_rate_ = {k: float(y[np.array(kinds) == k].mean()) for k in sorted(set(kinds))}
+        self.type_table_ = _table(types, y, rnd)
+        self.symbol_tables_ = {
+            s: _table([t for t, ss in zip(types, symbols, strict=True) if ss == s], y[np.array(symbols) == s],
+                      rnd[np.array(symbols) == s])
+            for s in sorted(set(symbols))
+        }
+        self.feature_names_ = list(FEATURES) + ["prior_logit"]
+        self.medians_ = np.nan_to_num(np.nanmedian(X, axis=0) if len(X) else np.zeros(X.shape[1]))
+        # Leave-one-out prior for the training rows, so the model cannot lean on a row's own label.
+        a = self.prior_strength
+        prior = np.empty(len(y))
+        for i, (t, k) in enumerate(zip(types, kinds, strict=True)):
+            n, s = self.type_table_[t][:2]
+            prior[i] = (s - y[i] + a * self._kind_rate(k)) / (n - 1 + a)
+        Z = self._inputs(X, prior)
+        self.mean_ = Z.mean(axis=0)
+        self.scale_ = np.where(Z.std(axis=0) > 1e-12, Z.std(axis=0), 1.0)
+        if len(set(y.tolist())) < 2:
+            self.coef_ = np.zeros(Z.shape[1])
+            self.intercept_ = float(_logit(self.base_rate_))
+            return self
+        lr = LogisticRegression(C=self.C, max_iter=2000)
+        lr.fit((Z - self.mean_) / self.scale_, y)
+        self.coef_ = lr.coef_.ravel().astype(np.float64)
+        self.intercept_ = float(lr.intercept_[0])
+        return self
+
+    def _inputs(self, X: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        X = np.where(np.isnan(X), self.medians_, X)
+        return np.column_stack([X, _logit(prior)])
+
+    def predict_proba(self, X: np.ndarray, types: list[str], kinds: list[str]) -> np.ndarray:
+        """Probability that each detection reaches its target before its stop."""
+        if len(X) == 0:
+            return np.zeros(0)
+        Z = (self._inputs(X, self.prior(types, kinds)) - self.mean_) / self.scale_
+        Z = np.clip(Z, -5.0, 5.0)  # inputs far outside training (a strange new symbol) must not saturate
+        return 1.0 / (1.0 + np.exp(-(Z @ self.coef_ + self.intercept_)))
+
+
+def _table(types: list[str], y: np.ndarray, rnd: np.ndarray) -> dict[str, list[float]]:
+    """type -> [cases, successes, sum of random-entry success rates] as plain floats."""
+    out: dict[str, list[float]] = {}
+    for t, yi, ri in zip(types, y, rnd, strict=True):
+        row = out.setdefault(t, [0.0, 0.0, 0.0])
+        row[0] += 1.0
+        row[1] += float(yi)
+        row[2] += float(ri)
+    return out
+
+
+# ----- data set ------------------------------------------------------------------------------------
+@dataclass
+class DataSet:
+    """Resolved directional detections of several symbols, ordered by confirmation time."""
+
+    X: np.ndarray
+    y: np.ndarray
+    types: list[str]
+    kinds: list[str]
+    symbols: list[str]
+    time: np.ndarray  # confirmation timestamp (ns)
+    resolved_time: np.ndarray  # when the outcome became known (ns)
+    random_rate: np.ndarray
+    detections: list[Detection]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, idx: np.ndarray) -> DataSet:
+        pick = idx.tolist()
+        return DataSet(
+            self.X[idx], self.y[idx], [self.types[i] for i in pick], [self.kinds[i] for i in pick],
+            [self.symbols[i] for i in pick], self.time[idx], self.resolved_time[idx], self.random_rate[idx],
+            [self.detections[i] for i in pick],
+        )
+
+
+def symbol_dataset(
+    symbol: str, bars: pd.DataFrame, *, params: ChartParams | None = None, seed: int = 0, draws: int = 10,
+) -> DataSet:
+    """Scan one symbol's history and label every directional detection with its outcome."""
+    res, X = scan_with_features(bars, params)
+    h, lo, c = (bars[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close"))
+    y, resolved = detection_outcomes(h, lo, res.detections)
+    rnd = random_entry_rate(h, lo, c, res.detections, draws=draws, seed=seed)
+    keep = np.flatnonzero(~np.isnan(y))
+    idx_ns = bars.index.asi8
+    dets = [res.detections[i] for i in keep]
+    return DataSet(
+        X[keep], y[keep], [d.type for d in dets], [d.kind for d in dets], [symbol] * len(keep),
+        idx_ns[[d.confirm for d in dets]] if len(keep) else np.zeros(0, dtype=np.int64),
+        idx_ns[resolved[keep]] if len(keep) else np.zeros(0, dtype=np.int64),
+        rnd[keep], dets,
+    )
+
+
+def pooled_dataset(sets: list[DataSet]) -> DataSet:
+    """Concatenate per-symbol sets and order rows by confirmation time (the walk-forward order)."""
+    X = np.vstack([s.X for s in sets]) if sets else np.zeros((0, len(FEATURES)))
+    cat = DataSet(
+        X, np.concatenate([s.y for s in sets]), sum((s.types for s in sets), []),
+        sum((s.kinds for s in sets), []),
+        sum((s.symbols for s in sets), []), np.concatenate([s.time for s in sets]),
+        np.concatenate([s.resolved_time for s in sets]), np.concatenate([s.random_rate for s in sets]),
+        sum((s.detections for s in sets), []),
+    )
+    order = np.argsort(cat.time, kind="stable")
+    return cat.subset(order)
+
+
+def _brier(p: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean((p - y) ** 2))
+
+
+def _auc(p: np.ndarray, y: np.ndarray) -> float | None:
+    return float(roc_auc_score(y, p)) if len(set(y.tolist())) == 2 else None
+
+
+def walk_forward_scores(ds: DataSet, *, n_splits: int = 5, **scorer_kw: Any) -> dict[str, Any]:
+    """Out-of-sample AUC and Brier of the scorer vs the base rate and the rule alone.
+
+    Rows are detections in time order; each row's label ends when its outcome is known, and training
+    rows whose outcome is only known inside the test window are purged (`label_end`).
+    """
+    n = len(ds)
+    if n < 50:
+        raise NotEnoughHistory("walk-forward scoring of the pattern scorer", 50, n)
+    label_end = np.searchsorted(ds.time, ds.resolved_time, side="right") - 1
+    label_end = np.maximum(label_end, np.arange(n))
+    splits = walk_forward(n, n_splits=n_splits, min_train=n // 3, label_end=label_end)
+    p_ml, p_rule, p_base, ys, chart = [], [], [], [], []
+    for sp in splits:
+        tr, te = ds.subset(sp.train), ds.subset(sp.test)
+        if len(tr) < 20:
+            continue
+        model = PatternScorer(**scorer_kw).fit(tr.X, tr.types, tr.kinds, tr.symbols, tr.y, tr.random_rate)
+        p_ml.append(model.predict_proba(te.X, te.types, te.kinds))
+        p_rule.append(model.prior(te.types, te.kinds))
+        p_base.append(np.full(len(te), model.base_rate_))
+        ys.append(te.y)
+        chart.append(np.array([k == "chart" for k in te.kinds]))
+    pm, pr, pb, yy, ch = (np.concatenate(v) for v in (p_ml, p_rule, p_base, ys, chart))
+
+    def block(mask: np.ndarray) -> dict[str, Any]:
+        if not mask.any():
+            return {"n_test": 0}
+        return {
+            "n_test": int(mask.sum()),
+            "success_rate": float(yy[mask].mean()),
+            "auc": _auc(pm[mask], yy[mask]),
+            "rule_auc": _auc(pr[mask], yy[mask]),
+            "brier": _brier(pm[mask], yy[mask]),
+            "rule_brier": _brier(pr[mask], yy[mask]),
+            "base_rate_brier": _brier(pb[mask], yy[mask]),
+        }
+
+    return {
+        "cv": f"walk-forward, {len(p_ml)} expanding folds over detections in time order, labels purged",
+        "all": block(np.ones(len(yy), dtype=bool)),
+        "chart": block(ch),
+        "candle": block(~ch),
+    }
+
+
+def train(symbols: list[str] | None = None, *, seed: int = 0, deps: dict[str, Any] | None = None) -> Trained:
+    """Fit `pattern_scorer` on every symbol's history; metadata carries its walk-forward scores."""
+    del deps  # the pattern scorer needs no other model
+    symbols = list(symbols or DEFAULT_SYMBOLS)
+    sets, data = [], {}
+    for sym in symbols:
+        bars = load_bars(sym)
+        if len(bars) < 300:  # too short to say anything about success rates; skip rather than fail
+            continue
+        sets.append(symbol_dataset(sym, bars, seed=seed))
+        data[sym] = data_fingerprint(sym, bars)
+    if not sets:
+        raise NotEnoughHistory("training the pattern scorer", 300, 0)
+    ds = pooled_dataset(sets)
+    scores = walk_forward_scores(ds)
+    model = PatternScorer().fit(ds.X, ds.types, ds.kinds, ds.symbols, ds.y, ds.random_rate)
+    return Trained(model, {
+        "features": model.feature_names_,
+        "params": {"C": model.C, "prior_strength": model.prior_strength,
+                   "min_symbol_cases": model.min_symbol_cases, "horizon": dict(HORIZON),
+                   "chart": ChartParams().__dict__ | {"ks": list(ChartParams().ks)}},
+        "scores": scores,
+        "data": data,
+        "detections": len(ds),
+    })
