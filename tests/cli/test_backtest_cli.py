@@ -82,3 +82,19 @@ def test_human_output_and_costs_options() -> None:
     p = json.loads(js.stdout)
     assert p["settings"]["stop"] == "2xATR14" and p["settings"]["take_profit"] == "10%"
     assert {t["exit_reason"] for t in p["trades"]} >= {"stop_loss"}
+
+
+def test_strategies_lists_the_contract_templates(paiid_home: Path) -> None:
+    """CONTRACT.md names these four ids and their families; the optimizer needs a range for every param."""
+    out = paiid(paiid_home, "strategies", "--json")
+    assert out.returncode == 0, out.stderr
+    listed = {s["id"]: s for s in json.loads(out.stdout)["strategies"]}
+    expected = {
+        "trend-following-ma-cross": "trend_following",
+        "mean-reversion-bb-rsi": "mean_reversion",
+        "momentum-macd": "momentum",
+        "momentum-breakout": "breakout",
+    }
+    assert {k: listed[k]["family"] for k in expected} == expected
+    for s in listed.values():
+        assert set(s["params"]) == set(s["ranges"])

@@ -55,6 +55,19 @@ def backtest(
     emit(payload, as_json, _render)
 
 
+@command
+def strategies(as_json: bool = JsonOpt) -> None:
+    """The strategy templates: id, family, default parameters and the ranges the optimizer searches."""
+    from paiid.backtest import FAMILIES, STRATEGIES
+
+    payload = {"families": list(FAMILIES), "strategies": [t.describe() for t in STRATEGIES.values()]}
+    emit(payload, as_json, lambda p: table("strategy templates", [
+        {"id": s["id"], "family": s["family"], "params": s["params"], "description": s.get("description")}
+        for s in p["strategies"]
+    ]))
+
+
 def register(root: typer.Typer) -> None:
-    """Add `paiid backtest` to the root app."""
+    """Add `paiid backtest` and `paiid strategies` to the root app."""
     root.command("backtest")(backtest)
+    root.command("strategies")(strategies)
