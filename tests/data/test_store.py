@@ -186,3 +186,20 @@ def test_bad_windows_are_precise_errors() -> None:
         load_bars("SPX", end="yesterday-ish")
     with pytest.raises(NotEnoughHistory, match="the test needs at least 300 bars of history, but only 5 are"):
         load_bars("SPX", start="2018-12-24", min_bars=300, what="the test")
+
+
+def test_as_of_caps_every_load_inside_the_block(paiid_home) -> None:
+    """`as_of` is how retraining sees the past; outside the block nothing is cut."""
+    import pandas as pd
+
+    from paiid.data import as_of, load_bars
+
+    full = load_bars("SPX")
+    with as_of("2008-12-31"):
+        cut = load_bars("SPX")
+        asked_later = load_bars("SPX", end="2012-01-01")
+        assert cut.index[-1] == pd.Timestamp("2008-12-31")
+        assert asked_later.index[-1] == pd.Timestamp("2008-12-31")
+        assert load_bars("SPX", end="2005-01-03").index[-1] == pd.Timestamp("2005-01-03")
+    assert load_bars("SPX").index[-1] == full.index[-1]
+    assert len(cut) < len(full)

@@ -16,6 +16,7 @@ app = typer.Typer(
 
 COMMAND_MODULES = [
     "data", "features", "backtest", "regime", "recommend", "patterns", "models", "evaluate", "optimize", "bench", "serve",
+    "retrain",
 ]
 
 for _name in COMMAND_MODULES:

@@ -1,6 +1,7 @@
 """Data layer: bundled real bars, user imports, Tradier, validation, storage and time-series splits."""
 
 from paiid.data.repository import (
+    as_of,
     available_symbols,
     describe_symbols,
     load_bars,
@@ -14,6 +15,7 @@ __all__ = [
     "COLUMNS",
     "Split",
     "ValidationReport",
+    "as_of",
     "available_symbols",
     "chronological_split",
     "describe_symbols",

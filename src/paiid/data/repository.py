@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import pandas as pd
 
 from paiid.data.bundled import BUNDLED, load_bundled
@@ -46,6 +50,24 @@ def available_symbols() -> list[str]:
     return sorted(set(BUNDLED) | {s["symbol"] for s in stored_symbols()})
 
 
+_AS_OF: ContextVar[pd.Timestamp | None] = ContextVar("paiid_as_of", default=None)
+
+
+@contextmanager
+def as_of(end: str | pd.Timestamp) -> Iterator[None]:
+    """Within the block, `load_bars` sees no bar after `end` (inclusive), whatever its caller asks.
+
+    This is how a model is retrained "as it would have been" at a past date (retrain's challenger,
+    holdout scoring) without every trainer taking an end date. It is a context variable, so it is
+    local to the current thread/task and safe inside a server.
+    """
+    token = _AS_OF.set(_as_naive_utc(end, "as_of"))
+    try:
+        yield
+    finally:
+        _AS_OF.reset(token)
+
+
 def load_bars(
     symbol: str,
     start: str | pd.Timestamp | None = None,
@@ -74,6 +96,9 @@ def load_bars(
     if end_ts is not None and end_ts == end_ts.normalize():
         # `end=2018-01-05` means the whole day: with hourly bars its 23 bars after midnight count too
         end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    cap = _AS_OF.get()
+    if cap is not None:
+        end_ts = cap if end_ts is None else min(end_ts, cap)
     if start_ts is not None or end_ts is not None:
         bars = bars.loc[start_ts:end_ts]
     if min_bars:
