@@ -1,9 +1,117 @@
-"""`paiid recommend` commands (filled in by its issue)."""
+"""`paiid recommend SYM` and `paiid predict-trade SYM --strategy ID --side long|short` (as of --date).
+
+Thin commands: check the arguments (an unknown strategy or side is exit 2 naming the valid choices,
+before any model is loaded or trained), cut the bars at --date, get the served models and call the
+answer builders of `paiid.ml.selector` / `paiid.ml.tradeprob`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+
+from paiid.cli.common import JsonOpt, command, console, emit, table
+
+DateOpt = typer.Option(
+    None, "--date", help="Answer as of the close of this date (YYYY-MM-DD); default the last bar."
+)
+
+
+def recommend_payload(symbol: str, date: str | None = None) -> dict[str, Any]:
+    """Shared by the CLI: bars up to `date`, served selector (+ regime) model, the contract's JSON."""
+    from paiid.data import load_bars, normalise_symbol
+    from paiid.engine.service import get_model
+    from paiid.errors import PaiidError
+    from paiid.ml.selector import MIN_BARS, recommend_answer
+
+    sym = normalise_symbol(symbol)
+    bars = load_bars(sym, end=date, min_bars=MIN_BARS, what=f"a strategy recommendation for {sym}")
+    model = get_model("selector")
+    try:
+        regime_model = get_model("regime")
+    except PaiidError:  # the recommendation still works with the selector's own regime rule
+        regime_model = None
+    return recommend_answer(model, regime_model, bars, sym)
+
+
+def trade_payload(symbol: str, strategy: str, side: str | None, date: str | None = None) -> dict[str, Any]:
+    """Shared by the CLI: validate, bars up to `date`, served tradeprob model, the JSON answer."""
+    from paiid.backtest import get_strategy
+    from paiid.data import load_bars, normalise_symbol
+    from paiid.engine.service import get_model
+    from paiid.ml.selector import MIN_BARS
+    from paiid.ml.tradeprob import parse_side, trade_answer
+
+    tid = get_strategy(strategy).id
+    if side is not None:
+        parse_side(side)
+    sym = normalise_symbol(symbol)
+    bars = load_bars(sym, end=date, min_bars=MIN_BARS, what=f"a trade prediction for {sym}")
+    return trade_answer(get_model("tradeprob"), bars, sym, tid, side)
+
+
+def _render_recommend(p: dict[str, Any]) -> None:
+    mc = p["market_conditions"]
+    console.print(
+        f"[bold]{p['symbol']}[/bold] as of {p['as_of'][:10]}: regime {mc['regime']}, "
+        f"volatility {mc['volatility']}, trend {mc['trend']}"
+    )
+    table(
+        f"strategies for the next {p['horizon_bars']} bars",
+        [
+            {
+                "strategy": r["strategy_id"],
+                "probability": r["probability"],
+                "expected_return": r["expected_return"],
+                "risk_score": r["risk_score"],
+            }
+            for r in p["recommendations"]
+        ],
+    )
+    for r in p["recommendations"]:
+        console.print(f"[bold]{r['strategy_id']}[/bold]: {r['reason']}")
+
+
+def _render_trade(p: dict[str, Any]) -> None:
+    b = p["barriers"]
+    console.print(
+        f"[bold]{p['symbol']}[/bold] {p['side']} with {p['strategy_id']} as of {p['as_of'][:10]}: "
+        f"win probability {p['win_probability']:.1%} (base rate {p['base_rate']:.1%}), expected return "
+        f"{p['expected_return']:+.2%} over up to {p['horizon_bars']} bars"
+    )
+    console.print(
+        f"profit at {b['profit_take']:.4g} ({b['profit_take_atr']:g} ATR), stop at {b['stop_loss']:.4g} "
+        f"({b['stop_loss_atr']:g} ATR), from {b['reference_price']:.4g}; template signal now: "
+        f"{p['template_signal']}"
+    )
+
+
+@command
+def recommend(
+    symbol: str = typer.Argument(..., help="Symbol, e.g. SPX."),
+    date: str | None = DateOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Rank the strategy templates for the next 20 bars, with probabilities, expected return and risk."""
+    emit(recommend_payload(symbol, date), as_json, _render_recommend)
+
+
+@command
+def predict_trade(
+    symbol: str = typer.Argument(..., help="Symbol, e.g. SPX."),
+    strategy: str = typer.Option(..., "--strategy", "-s", help="Template id (see `GET /api/strategies`)."),
+    side: str | None = typer.Option(
+        None, "--side", help="long or short (default: the template's current position)."
+    ),
+    date: str | None = DateOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Probability that a trade reaches its profit barrier before its stop or time barrier."""
+    emit(trade_payload(symbol, strategy, side, date), as_json, _render_trade)
 
 
 def register(root: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `paiid recommend` and `paiid predict-trade` to the root app."""
+    root.command("recommend")(recommend)
+    root.command("predict-trade")(predict_trade)

@@ -1,0 +1,85 @@
+"""`paiid recommend` and `paiid predict-trade` through the real installed command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paiid.backtest import STRATEGIES
+from paiid.bench.api import linked_home, shared_test_home
+
+PAIID = str(Path(sys.executable).with_name("paiid"))
+
+
+def paiid(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PAIID_HOME": str(home), "PAIID_QUIET": "1"}
+    env.pop("PAIID_DATABASE_URL", None)
+    return subprocess.run([PAIID, *args], capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (
+            ("predict-trade", "SPX", "--strategy", "nope", "--side", "long"),
+            "valid strategies: " + ", ".join(STRATEGIES),
+        ),
+        (("predict-trade", "SPX", "--strategy", "momentum-macd", "--side", "up"), "valid sides: long, short"),
+        (("recommend", "NOPE"), "unknown symbol"),
+        (("predict-trade", "NOPE", "--strategy", "momentum-macd", "--side", "long"), "unknown symbol"),
+        (("recommend", "SPX", "--date", "1999-03-01"), "needs at least"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_trains_nothing(
+    paiid_home: Path, args: tuple, needle: str
+) -> None:
+    out = paiid(paiid_home, *args, "--json")
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], out.stderr
+    assert not (paiid_home / "models" / "selector").exists()
+
+
+@pytest.mark.slow
+def test_recommend_and_predict_trade_json_as_of_a_date(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    home = linked_home(shared_test_home(tmp_path_factory.getbasetemp()), tmp_path / "home")
+    out = paiid(home, "recommend", "spx", "--date", "2008-10-15", "--json")
+    assert out.returncode == 0, out.stderr
+    rec = json.loads(out.stdout)
+    assert rec["symbol"] == "SPX" and rec["as_of"].startswith("2008-10-15")
+    probs = [r["probability"] for r in rec["recommendations"]]
+    assert {r["strategy_id"] for r in rec["recommendations"]} == set(STRATEGIES)
+    assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-9
+    assert all(0 <= r["risk_score"] <= 100 and r["reason"] for r in rec["recommendations"])
+    assert set(rec["market_conditions"]) >= {"regime", "volatility", "trend"}
+    again = paiid(home, "recommend", "SPX", "--date", "2008-10-15", "--json")
+    assert json.loads(again.stdout) == rec  # deterministic
+
+    out = paiid(
+        home,
+        "predict-trade",
+        "SPX",
+        "--strategy",
+        "momentum-macd",
+        "--side",
+        "short",
+        "--date",
+        "2008-10-15",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    tr = json.loads(out.stdout)
+    assert 0 < tr["win_probability"] < 1 and tr["horizon_bars"] == 20 and 0 < tr["base_rate"] < 1
+    assert tr["side"] == "short" and tr["as_of"].startswith("2008-10-15")
+    assert tr["barriers"]["profit_take"] < tr["barriers"]["reference_price"] < tr["barriers"]["stop_loss"]
+
+    human = paiid(home, "recommend", "GOOG")
+    assert human.returncode == 0 and "GOOG" in human.stdout and "probability" in human.stdout

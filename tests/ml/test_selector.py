@@ -1,0 +1,187 @@
+"""Strategy selector: calibrated probabilities over the templates, the answer's shape, determinism,
+registry round trip, and the trading baselines computed from the templates' real backtests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paiid.data import load_bars
+from paiid.ml.dataset import TEMPLATES, build_dataset
+from paiid.ml.selector import StrategySelector, recommend_answer
+from paiid.ml.selector_eval import asset_returns, cross_validate, selection_returns, sharpe, summarize
+
+
+def _make(ds, seed: int = 0, trees: int = 40) -> StrategySelector:
+    return StrategySelector(
+        n_estimators=trees,
+        random_state=seed,
+        templates=ds.templates,
+        feature_names=ds.feature_names,
+        horizon=ds.horizon,
+        step=ds.step,
+    )
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return build_dataset({"SPX": load_bars("SPX"), "GOOG": load_bars("GOOG")}, progress=False)
+
+
+@pytest.fixture(scope="module")
+def cv(ds):
+    return cross_validate(ds, lambda: _make(ds), progress=False)
+
+
+@pytest.fixture(scope="module")
+def fitted(ds, cv) -> StrategySelector:
+    m = _make(ds).fit(ds.X, ds.y, label_end=ds.label_end_rows, embargo=ds.embargo_rows())
+    m.set_history(
+        ds.X[cv["rows"]], ds.fwd_return[cv["rows"]], ds.fwd_drawdown[cv["rows"]], ds.regime[cv["rows"]]
+    )
+    return m
+
+
+def test_probabilities_sum_to_one_and_are_calibrated_not_raw(ds, fitted) -> None:
+    p = fitted.predict_proba(ds.X[:200])
+    assert p.shape == (200, len(TEMPLATES))
+    assert np.allclose(p.sum(axis=1), 1.0) and (p >= 0).all()
+    assert type(fitted.model_).__name__ == "CalibratedClassifierCV"
+    assert (fitted.predict(ds.X[:200]) == p.argmax(axis=1)).all()
+
+
+def test_walk_forward_never_trains_on_labels_that_reach_the_test_period(ds, cv) -> None:
+    from paiid.ml.selector_eval import folds
+
+    for sp in folds(ds):
+        assert sp.train.max() < sp.test.min()
+        assert ds.end_date[sp.train].max() < ds.t_date[sp.test[0]]
+    assert len(cv["rows"]) == len(np.unique(cv["rows"]))
+    assert np.allclose(cv["proba"].sum(axis=1), 1.0)
+
+
+def test_answer_shape_sorted_sum_one_risk_range_and_reason(fitted) -> None:
+    bars = load_bars("SPX", end="2008-10-15")
+    ans = recommend_answer(fitted, None, bars, "SPX")
+    assert ans["symbol"] == "SPX" and ans["as_of"].startswith("2008-10-15")
+    recs = ans["recommendations"]
+    assert [r["strategy_id"] for r in recs] and {r["strategy_id"] for r in recs} == set(TEMPLATES)
+    probs = [r["probability"] for r in recs]
+    assert probs == sorted(probs, reverse=True) and sum(probs) == pytest.approx(1.0)
+    for r in recs:
+        assert 0 <= r["risk_score"] <= 100
+        assert isinstance(r["expected_return"], float)
+        assert r["reason"] and "regime" in r["reason"]
+    mc = ans["market_conditions"]
+    assert set(mc) >= {"regime", "volatility", "trend"}
+    assert mc["volatility"] == "high"  # October 2008
+    # deterministic for a fixed model and data
+    assert recommend_answer(fitted, None, bars, "SPX") == ans
+
+
+def test_same_seed_same_model_other_seed_other_model(ds) -> None:
+    rows = np.arange(600)
+    a = _make(ds, seed=3).fit(ds.X[rows], ds.y[rows]).predict_proba(ds.X[700:750])
+    b = _make(ds, seed=3).fit(ds.X[rows], ds.y[rows]).predict_proba(ds.X[700:750])
+    c = _make(ds, seed=4).fit(ds.X[rows], ds.y[rows]).predict_proba(ds.X[700:750])
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_registry_round_trip_keeps_answers(fitted) -> None:
+    from paiid.engine import registry
+
+    registry.save("selector", fitted, {"features": fitted.feature_names_})
+    loaded, _ = registry.load("selector")
+    bars = load_bars("GOOG")
+    assert recommend_answer(loaded, None, bars, "GOOG") == recommend_answer(fitted, None, bars, "GOOG")
+
+
+def test_too_little_history_is_a_clear_error(fitted) -> None:
+    from paiid.errors import NotEnoughHistory
+
+    with pytest.raises(NotEnoughHistory, match="needs at least"):
+        recommend_answer(fitted, None, load_bars("SPX").iloc[:150], "SPX")
+
+
+def test_selection_returns_follow_the_chosen_templates_backtest(ds) -> None:
+    rows = np.flatnonzero(ds.symbol == "GOOG")[-40:]
+    ctx = ds.contexts["GOOG"]
+    t0, t_last = ds.t_pos[rows[0]], ds.t_pos[rows[-1]]
+    fixed = selection_returns(ds, rows, np.full(rows.size, 2), cost_bps=0.0)["GOOG"]
+    want = ctx.returns[TEMPLATES[2]][t0 + 1 : t_last + ds.step + 1]
+    assert np.allclose(fixed, want)
+    bh = asset_returns(ds, rows)["GOOG"]
+    assert bh.size == fixed.size and np.allclose(bh, ctx.asset_returns[t0 + 1 : t_last + ds.step + 1])
+    # alternating choices: each bar earns the template chosen at the latest decision before it, and a
+    # switch pays the cost of the position change
+    choice = np.arange(rows.size) % 2
+    alt = selection_returns(ds, rows, choice, cost_bps=0.0)["GOOG"]
+    seg = ds.step
+    assert np.allclose(alt[:seg], ctx.returns[TEMPLATES[0]][t0 + 1 : t0 + 1 + seg])
+    assert np.allclose(alt[seg : 2 * seg], ctx.returns[TEMPLATES[1]][t0 + 1 + seg : t0 + 1 + 2 * seg])
+    costly = selection_returns(ds, rows, choice, cost_bps=10.0)["GOOG"]
+    assert (costly <= alt + 1e-15).all()
+    t1 = ds.t_pos[rows[1]]
+    s = ctx.signals
+    assert alt[seg] - costly[seg] == pytest.approx(1e-3 * abs(s[TEMPLATES[1]][t1] - s[TEMPLATES[0]][t1]))
+
+
+def test_sharpe_definition() -> None:
+    r = np.array([0.01, -0.005, 0.02, 0.0])
+    assert sharpe(r, 252) == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252))
+    assert sharpe(np.zeros(10)) == 0.0
+
+
+def test_report_has_every_score_beside_its_baseline(ds, cv) -> None:
+    rep = summarize(ds, cv, seed=0)
+    assert rep["cv"] == "purged walk-forward"
+    for key in ("top1_accuracy", "majority_baseline", "random_baseline", "n_samples", "folds"):
+        assert key in rep
+    assert set(rep["oos_sharpe"]) == {"ml", "random", "best_fixed", "buy_and_hold"}
+    assert rep["random_baseline"] == 0.25
+    assert rep["best_fixed_template"] in TEMPLATES
+    assert rep["oos_sharpe"]["best_fixed"] == max(rep["fixed_sharpe"].values())
+    assert rep["leakage_suspected"] is False
+    assert summarize(ds, cv, seed=0) == rep  # deterministic for a fixed seed
+
+
+def test_equity_plot_is_written(ds, cv, tmp_path) -> None:
+    from paiid.ml.selector_eval import equity_plot
+
+    rep = summarize(ds, cv, seed=0, with_curves=True)
+    path = equity_plot(rep["_curves"], tmp_path / "eq.html")
+    text = path.read_text()
+    assert "ML choice" in text and "buy-and-hold" in text and "best fixed" in text
+
+
+def test_gradient_boosting_option(ds) -> None:
+    m = StrategySelector(kind="gb", n_estimators=20, templates=ds.templates, feature_names=ds.feature_names)
+    p = m.fit(ds.X[:500], ds.y[:500]).predict_proba(ds.X[500:520])
+    assert np.allclose(p.sum(axis=1), 1.0)
+    from paiid.errors import BadInput
+
+    with pytest.raises(BadInput, match="rf"):
+        StrategySelector(kind="svm").fit(ds.X[:100], ds.y[:100])
+
+
+@pytest.mark.slow
+def test_trainer_reports_oos_scores_and_serves_from_the_registry() -> None:
+    from paiid.engine import registry
+    from paiid.ml.base import Trained
+    from paiid.ml.selector import train
+
+    out = train(["GOOG"], seed=0, n_estimators=30)
+    assert isinstance(out, Trained)
+    sc = out.metadata["scores"]
+    assert sc["cv"] == "purged walk-forward" and sc["n_samples"] > 300
+    for k in ("top1_accuracy", "majority_baseline", "random_baseline"):
+        assert 0 <= sc[k] <= 1
+    assert set(sc["oos_sharpe"]) == {"ml", "random", "best_fixed", "buy_and_hold"}
+    assert (
+        out.metadata["features"] == out.model.feature_names_ and out.metadata["data"][0]["symbol"] == "GOOG"
+    )
+    assert len(out.model.hist_return_) == sc["n_test"]  # expectations come from the OOS rows only
+    registry.save("selector", out.model, out.metadata)
+    loaded, _ = registry.load("selector")
+    ans = recommend_answer(loaded, None, load_bars("SPX"), "SPX")  # trained on GOOG, applied to SPX
+    assert ans["validation"]["top1_accuracy"] == sc["top1_accuracy"]
