@@ -1,9 +1,54 @@
-"""`paiid regime` commands (filled in by its issue)."""
+"""`paiid regime SYM [--date D] [--json]`: the market regime as of the close of D (default: last bar)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+
+from paiid.cli.common import JsonOpt, command, console, emit, table
+
+
+def _render(p: dict[str, Any]) -> None:
+    f = p["features"]
+    since = str(p.get("regime_since"))[:10]
+    console.print(
+        f"[bold]{p['symbol']}[/bold] as of {p['as_of'][:10]}: [bold]{p['current_regime']}[/bold] "
+        f"(confidence {p['confidence']:.2f}, {p.get('days_in_regime', '?')} bars since {since})"
+    )
+    console.print(
+        f"volatility {f['volatility']:.1%} annualised, trend strength (ADX) {f['trend_strength']:.1f}, "
+        f"volume {f['volume_trend']}"
+    )
+    probs = p.get("probabilities", {})
+    table("regime probabilities", [{"regime": k, "probability": v} for k, v in probs.items()])
+    recs = p["recommended_strategies"]
+    sharpe = p.get("strategy_sharpe", {})
+    listed = ", ".join(f"{fam} ({sharpe.get(fam, float('nan')):.2f})" for fam in recs)
+    console.print("recommended families (out-of-sample Sharpe in this regime): "
+                  + (listed or "none had a positive Sharpe"))
+
+
+@command
+def regime(
+    symbol: str = typer.Argument(..., help="Symbol, e.g. SPX."),
+    date: str | None = typer.Option(None, "--date", help="As of the close of this date, YYYY-MM-DD."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Current market regime (trending bullish/bearish, ranging, high volatility) with its confidence."""
+    from paiid.data import load_bars, normalise_symbol
+    from paiid.errors import NotEnoughHistory
+    from paiid.ml.regime import MIN_BARS, regime_answer
+
+    sym = normalise_symbol(symbol)
+    bars = load_bars(sym, end=date)
+    if len(bars) < MIN_BARS:  # bad input fails before any model is loaded or trained
+        raise NotEnoughHistory(f"regime detection for {sym}", MIN_BARS, len(bars))
+    from paiid.engine.service import get_model
+
+    emit(regime_answer(get_model("regime"), bars, sym), as_json, _render)
 
 
 def register(root: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `paiid regime` to the root app."""
+    root.command("regime")(regime)

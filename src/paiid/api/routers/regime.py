@@ -1,7 +1,53 @@
-"""regime endpoints (filled in by its issue)."""
+"""`GET /api/ml/market-regime`: the market regime of a symbol as of a date, with its confidence."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["regime"])
+
+
+class RegimeFeatures(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    volatility: float = Field(..., description="20-bar realised volatility, annualised.")
+    trend_strength: float = Field(..., description="ADX(14), 0-100.")
+    volume_trend: str = Field(..., description="increasing, decreasing or flat")
+
+
+class RegimeAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    symbol: str
+    as_of: str
+    current_regime: str = Field(
+        ..., description="trending_bullish, trending_bearish, ranging or high_volatility")
+    confidence: float = Field(
+        ..., description="Forward-filtered probability of the regime (no later bar used).")
+    features: RegimeFeatures
+    recommended_strategies: list[str] = Field(
+        ..., description="Strategy families with a positive out-of-sample Sharpe in this regime, best first.")
+
+
+@router.get("/api/ml/market-regime", response_model=RegimeAnswer)
+def market_regime(
+    symbol: str = Query(..., description="A stored symbol, e.g. SPX.", examples=["SPX"]),
+    date: str | None = Query(
+        None, description="As of the close of this date, YYYY-MM-DD (default: last bar)."),
+) -> Response:
+    """Market regime as of `date`: unknown symbol 404, too little history 422."""
+    from paiid.data import load_bars, normalise_symbol
+    from paiid.errors import NotEnoughHistory
+    from paiid.jsonutil import to_jsonable
+    from paiid.ml.regime import MIN_BARS, regime_answer
+
+    sym = normalise_symbol(symbol)
+    bars = load_bars(sym, end=date)
+    if len(bars) < MIN_BARS:  # 422 before any model is loaded
+        raise NotEnoughHistory(f"regime detection for {sym}", MIN_BARS, len(bars))
+    from paiid.engine.service import get_model
+
+    answer: dict[str, Any] = regime_answer(get_model("regime"), bars, sym)
+    return Response(content=json.dumps(to_jsonable(answer), allow_nan=False), media_type="application/json")
