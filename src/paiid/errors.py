@@ -36,7 +36,9 @@ class UnknownSymbol(PaiidError):
 
 class NotEnoughHistory(PaiidError):
     def __init__(self, what: str, needed: int, available: int):
-        super().__init__(f"{what} needs at least {needed} bars of history, but only {available} are available")
+        super().__init__(
+            f"{what} needs at least {needed} bars of history, but only {available} are available"
+        )
         self.needed = needed
         self.available = available
 

@@ -33,8 +33,9 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="paiid",
         version=__version__,
-        description="PaiiD ML strategy engine: market regimes, strategy recommendation, trade win-probability, "
-        "chart patterns and backtests. Endpoints that write or train need the `X-API-Key` header.",
+        description="PaiiD ML strategy engine: market regimes, strategy recommendation, "
+        "trade win-probability, chart patterns and backtests. "
+        "Endpoints that write or train need the `X-API-Key` header.",
     )
 
     @app.exception_handler(PaiidError)

@@ -9,7 +9,7 @@ from paiid.cli.common import JsonOpt, command, emit, table
 
 @command
 def bench(
-    only: list[str] = typer.Option(None, "--only", help="Run only cases whose name contains this (repeatable)."),
+    only: list[str] = typer.Option(None, "--only", help="Only cases whose name contains this."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Speed ratios against named peers (ta, backtesting.py, ...) measured in the same run."""

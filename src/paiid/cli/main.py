@@ -15,8 +15,8 @@ app = typer.Typer(
 )
 
 COMMAND_MODULES = [
-    "data", "features", "backtest", "regime", "recommend", "patterns", "models", "evaluate", "optimize", "bench", "serve",
-    "retrain",
+    "data", "features", "backtest", "regime", "recommend", "patterns", "models", "evaluate", "optimize",
+    "retrain", "bench", "serve",
 ]
 
 for _name in COMMAND_MODULES:
