@@ -138,6 +138,23 @@ def render_results(evaluation: dict, bench: dict) -> str:
     return "\n".join(lines)
 
 
+def start_server(env: dict[str, str]) -> subprocess.Popen:
+    """`paiid serve` on 127.0.0.1:8000 for the README's curl examples (models already trained)."""
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen([str(BIN / "paiid"), "serve", "--port", "8000"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:8000/health", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("paiid serve did not come up on 127.0.0.1:8000")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", default=str(ROOT / "artifacts" / "readme_home"), help="PAIID_HOME for the examples")
@@ -157,7 +174,13 @@ def main() -> None:
             evaluation = json.loads(run("paiid evaluate --json", env))
             bench = json.loads(run("paiid bench --json", env))
         readme = RESULTS.sub(lambda _: render_results(evaluation, bench), readme)
-    readme = CMD.sub(lambda m: render_cmd(m, env), readme)
+    server = start_server(env) if "127.0.0.1:8000" in readme else None
+    try:
+        readme = CMD.sub(lambda m: render_cmd(m, env), readme)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
     (ROOT / "README.md").write_text(readme)
     print("README.md regenerated", file=sys.stderr)
 
