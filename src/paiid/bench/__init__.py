@@ -59,7 +59,7 @@ def best_time(fn: Callable[[], Any], repeat: int = 5, number: int = 1) -> float:
 
 def machine() -> dict[str, Any]:
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),

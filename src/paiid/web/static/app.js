@@ -1,0 +1,280 @@
+// paiid dashboard: plain JavaScript, no build step. Talks only to this server's API.
+// Flow: load symbols -> pick one -> fetch /api/ai/recommendations and /api/ai/chart together ->
+// render regime, ranked strategies, chart with patterns; the performance panel loads independently.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const COLORS = { bullish: "#26a69a", bearish: "#ef5350", neutral: "#9e9e9e" };
+const PLOT_LAYOUT = {
+  paper_bgcolor: "#171e26", plot_bgcolor: "#171e26", font: { color: "#dfe6ee", size: 11 },
+  margin: { l: 50, r: 20, t: 10, b: 30 }, showlegend: false,
+};
+
+function pct(x, digits = 0) {
+  return x == null || Number.isNaN(x) ? "—" : `${(x * 100).toFixed(digits)}%`;
+}
+function num(x, digits = 2) {
+  return x == null || Number.isNaN(x) ? "—" : Number(x).toFixed(digits);
+}
+function human(s) {
+  return String(s ?? "—").replace(/[_-]+/g, " ");
+}
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "style") node.setAttribute("style", v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+async function getJSON(url, headers = {}) {
+  const r = await fetch(url, { headers });
+  let body = null;
+  try { body = await r.json(); } catch { /* not JSON */ }
+  if (!r.ok) throw new Error((body && body.detail) || `${r.status} ${r.statusText} for ${url}`);
+  return body;
+}
+
+function showError(msg) {
+  const box = $("#error");
+  box.textContent = msg;
+  box.hidden = !msg;
+}
+
+// ------------------------------------------------------------------------------- symbols
+
+async function loadSymbols() {
+  const { symbols } = await getJSON("/api/data/symbols");
+  const sel = $("#symbol");
+  sel.replaceChildren(...symbols.map((s) =>
+    el("option", { value: s.symbol }, `${s.symbol} · ${s.timeframe}`)));
+  const wanted = new URLSearchParams(location.search).get("symbol");
+  if (wanted && symbols.some((s) => s.symbol === wanted.toUpperCase())) sel.value = wanted.toUpperCase();
+  else if (symbols.some((s) => s.symbol === "SPX")) sel.value = "SPX";
+  return symbols;
+}
+
+// ------------------------------------------------------------------------------- regime
+
+function renderRegime(reco) {
+  const r = reco.regime || {};
+  const badge = $("#regime-badge");
+  badge.textContent = human(r.current_regime);
+  badge.className = `badge ${r.current_regime || ""}`;
+  $("#regime-confidence").innerHTML = `confidence <b>${pct(r.confidence)}</b>`;
+  const f = r.features || {};
+  const rows = [
+    ["Volatility", f.volatility == null ? "—" : pct(f.volatility, 1) + " ann."],
+    ["Trend strength", num(f.trend_strength)],
+    ["Volume trend", human(f.volume_trend)],
+  ];
+  $("#regime-features").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  $("#regime-families").textContent = (r.recommended_strategies || []).map(human).join(", ") || "—";
+}
+
+// ------------------------------------------------------------------------------- strategies
+
+function renderStrategies(reco) {
+  const list = $("#strategies");
+  $("#ranking").textContent = reco.ranking === "manual"
+    ? "· ranked by the manual rule book (A/B group manual)"
+    : "· ranked by the ML selector";
+  list.replaceChildren(...(reco.strategies || []).map((s) => {
+    const t = s.trade || {};
+    const p = Math.max(0, Math.min(1, s.probability || 0));
+    return el("li", { class: "strategy", "data-strategy": s.strategy_id },
+      el("div", { class: "title" },
+        el("span", { class: "rank" }, `#${s.rank}`),
+        el("span", { class: "name" }, human(s.strategy_id)), " ",
+        el("span", { class: "family" }, human(s.family))),
+      el("div", { class: "row" },
+        el("div", { class: "probbar", title: "selector probability" },
+          el("div", { style: `width:${(p * 100).toFixed(1)}%` })),
+        el("span", { class: "prob" }, pct(s.probability))),
+      el("div", { class: "stats" },
+        el("span", {}, "exp. return ", el("b", {}, pct(s.expected_return, 2))),
+        el("span", {}, "risk ", el("b", {}, num(s.risk_score, 0)), "/100"),
+        el("span", {}, "now ", el("b", { class: `side-${s.side}` }, s.current_position === 0 ? "flat" : s.side)),
+        s.trade ? el("span", { class: "odds" }, `win odds (${t.side}, ${t.horizon_bars} bars) `,
+          el("b", {}, pct(t.win_probability))) : ""),
+      el("div", { class: "reason" }, s.reason || ""));
+  }));
+}
+
+// ------------------------------------------------------------------------------- chart
+
+function priceRange(bars, start, end) {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < bars.date.length; i++) {
+    const d = bars.date[i];
+    if (d >= start && d <= end) { lo = Math.min(lo, bars.low[i]); hi = Math.max(hi, bars.high[i]); }
+  }
+  return Number.isFinite(lo) ? [lo, hi] : null;
+}
+
+function renderChart(chart) {
+  // chart: /api/ai/chart -> bars as columns + patterns found in the window (`active` = reported now)
+  const first = chart.date[0], last = chart.date[chart.date.length - 1];
+  const shapes = [], annotations = [], lines = [];
+  for (const p of chart.patterns || []) {
+    const start = p.start_date && p.start_date > first ? p.start_date : first;
+    const end = p.end_date || last;
+    const color = COLORS[p.signal] || COLORS.neutral;
+    const range = priceRange(chart, start, end) || [Math.min(...chart.low), Math.max(...chart.high)];
+    shapes.push({ type: "rect", xref: "x", yref: "y", x0: start, x1: end, y0: range[0], y1: range[1],
+      line: { color, width: p.active ? 2 : 1, dash: p.active ? "solid" : "dot" }, fillcolor: color,
+      opacity: p.active ? 0.25 : 0.12 });
+    annotations.push({ x: end, y: range[1], xref: "x", yref: "y", text: `${human(p.type)} ${pct(p.confidence)}`,
+      showarrow: true, arrowhead: 0, ax: 0, ay: -20, font: { color, size: p.active ? 12 : 10 },
+      bgcolor: "#171e26", opacity: p.active ? 1 : 0.8 });
+    const pts = (p.points || []).filter((q) => q.date >= first);
+    if (pts.length > 1) {
+      lines.push({ type: "scatter", mode: "lines+markers", x: pts.map((q) => q.date), y: pts.map((q) => q.price),
+        line: { color, width: p.active ? 2 : 1 }, marker: { size: 4 }, hoverinfo: "text", text: human(p.type),
+        name: p.type });
+    }
+    if (p.active) {
+      for (const [key, dash] of [["target_price", "dot"], ["stop_loss", "dash"]]) {
+        if (p[key] == null) continue;
+        shapes.push({ type: "line", xref: "x", yref: "y", x0: end, x1: last, y0: p[key], y1: p[key],
+          line: { color: key === "target_price" ? color : "#ef9a9a", width: 1, dash } });
+      }
+    }
+  }
+  const trace = {
+    type: "candlestick", x: chart.date, open: chart.open, high: chart.high, low: chart.low, close: chart.close,
+    increasing: { line: { color: COLORS.bullish } }, decreasing: { line: { color: COLORS.bearish } },
+    name: chart.symbol,
+  };
+  const layout = {
+    ...PLOT_LAYOUT, shapes, annotations,
+    xaxis: { rangeslider: { visible: false }, gridcolor: "#26313d", type: "date" },
+    yaxis: { gridcolor: "#26313d", fixedrange: false },
+  };
+  window.Plotly.react("chart", [trace, ...lines], layout, { responsive: true, displaylogo: false });
+
+  const rows = [...(chart.patterns || [])].sort((a, b) => (b.end_date || "").localeCompare(a.end_date || ""));
+  $("#patterns tbody").replaceChildren(...(rows.length ? rows.map((p) => el("tr", { "data-pattern": p.type },
+    el("td", {}, human(p.type), p.active ? el("span", { class: "pill active" }, "active") : ""),
+    el("td", { class: p.signal }, p.signal), el("td", {}, pct(p.confidence)),
+    el("td", {}, num(p.target_price)), el("td", {}, num(p.stop_loss)), el("td", {}, pct(p.historical_success_rate)),
+    el("td", {}, (p.start_date || "").slice(0, 10)), el("td", {}, (p.end_date || "").slice(0, 10)))) :
+    [el("tr", {}, el("td", { colspan: "8", class: "muted" }, "no pattern detected in this window"))]));
+}
+
+// ------------------------------------------------------------------------------- performance
+
+function renderPerformance(perf) {
+  // shape: paiid.engine.tracking.performance_report()
+  const counts = perf.predictions || {};
+  const overall = (perf.accuracy || {}).overall || {};
+  const cal = perf.calibration || {};
+  const summary = [
+    ["Predictions logged", counts.total ?? "—"],
+    ["Resolved / pending", `${counts.resolved ?? 0} / ${counts.pending ?? 0}`],
+    ["Live accuracy", overall.accuracy == null ? "— (no resolved calls yet)" :
+      `${pct(overall.accuracy, 1)} (n=${overall.n}; always-long ${pct(overall.baseline_always_long, 1)})`],
+    ["Brier score", cal.brier == null ? "—" : `${num(cal.brier, 3)} (base rate ${num(cal.baseline_brier, 3)})`],
+  ];
+  $("#perf-summary").replaceChildren(...summary.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+
+  const ab = perf.ab_test || {};
+  const groups = Object.entries(ab.groups || {});
+  $("#ab-table tbody").replaceChildren(...(groups.length ? groups.map(([name, g]) => el("tr", { "data-group": name },
+    el("td", {}, name), el("td", {}, g.users ?? "—"), el("td", {}, g.resolved ?? 0),
+    el("td", {}, pct(g.accuracy, 1)), el("td", {}, pct(g.mean_signed_return, 2)))) :
+    [el("tr", {}, el("td", { colspan: "5", class: "muted" }, "no A/B data yet"))]));
+  const test = ab.accuracy_test || {};
+  $("#ab-test").textContent = test.p_value == null ? (test.note || "") :
+    `${test.test}: ml − manual = ${pct(test.difference_ml_minus_manual, 1)}, p = ${num(test.p_value, 3)}` +
+    (test.significant ? " (significant)" : " (not significant)");
+
+  const bins = cal.bins || [];
+  const traces = [
+    { x: [0, 1], y: [0, 1], mode: "lines", line: { color: "#8a98a8", dash: "dot" }, name: "perfect" },
+    { x: bins.map((b) => b.mean_predicted), y: bins.map((b) => b.realized_frequency), mode: "lines+markers",
+      line: { color: "#4da3ff" }, marker: { size: bins.map((b) => 6 + Math.min(14, Math.sqrt(b.n))) },
+      text: bins.map((b) => `n=${b.n}`), name: "live" },
+  ];
+  window.Plotly.react("calibration", traces, {
+    ...PLOT_LAYOUT, margin: { l: 45, r: 10, t: 28, b: 40 },
+    title: { text: bins.length ? "calibration of logged probabilities" : "calibration: no resolved predictions yet",
+      font: { size: 12 } },
+    xaxis: { title: { text: "predicted" }, range: [0, 1], gridcolor: "#26313d" },
+    yaxis: { title: { text: "observed" }, range: [0, 1], gridcolor: "#26313d" },
+  }, { displaylogo: false, responsive: true });
+}
+
+async function loadPerformance() {
+  try {
+    renderPerformance(await getJSON("/api/ml/performance"));
+  } catch (e) {
+    $("#perf-summary").replaceChildren(el("dt", {}, "unavailable"), el("dd", {}, e.message));
+  }
+}
+
+// ------------------------------------------------------------------------------- main flow
+
+let generation = 0;
+
+async function analyse() {
+  const symbol = $("#symbol").value;
+  if (!symbol) return;
+  const date = $("#date").value;
+  const user = $("#user").value.trim();
+  const mine = ++generation;
+  document.body.dataset.state = "loading";
+  $("#refresh").disabled = true;
+  showError("");
+  const q = new URLSearchParams({ symbol });
+  if (date) q.set("date", date);
+  const headers = user ? { "X-User-Id": user } : {};
+  try {
+    const [reco, chart] = await Promise.all([
+      getJSON(`/api/ai/recommendations?${q}`, headers),
+      getJSON(`/api/ai/chart?${new URLSearchParams({ symbol, tail: "250", ...(date ? { date } : {}) })}`),
+    ]);
+    if (mine !== generation) return; // a newer request superseded this one
+    renderRegime(reco);
+    renderStrategies(reco);
+    renderChart(chart);
+    $("#active-patterns").textContent = (reco.patterns || []).length
+      ? `active now: ${reco.patterns.map((p) => `${human(p.type)} (${p.signal}, ${pct(p.confidence)})`).join(", ")}`
+      : "no pattern active as of this bar";
+    $("#asof").textContent = `as of ${reco.as_of.slice(0, 10)} · close ${num(reco.last_close)}`;
+    $("#ab-group").textContent = reco.ab_group ? `A/B group: ${reco.ab_group}` : "";
+    $("#cached").textContent = reco.cached ? "cached" : "fresh";
+    $("#models").textContent = "models: " + Object.entries(reco.model_versions || {})
+      .map(([k, v]) => `${k} v${v}`).join(" · ");
+    document.body.dataset.symbol = reco.symbol;
+    document.body.dataset.state = "ready";
+    const url = new URL(location.href);
+    url.searchParams.set("symbol", symbol);
+    history.replaceState(null, "", url);
+  } catch (e) {
+    if (mine !== generation) return;
+    showError(e.message);
+    document.body.dataset.state = "error";
+  } finally {
+    if (mine === generation) $("#refresh").disabled = false;
+  }
+  loadPerformance();
+}
+
+async function init() {
+  $("#controls").addEventListener("submit", (ev) => { ev.preventDefault(); analyse(); });
+  $("#symbol").addEventListener("change", analyse);
+  try {
+    await loadSymbols();
+  } catch (e) {
+    showError(`could not list symbols: ${e.message}`);
+    document.body.dataset.state = "error";
+    return;
+  }
+  analyse();
+}
+
+window.addEventListener("DOMContentLoaded", init);
