@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from paiid.data import load_bars
+from paiid.features import build_features
 from paiid.ml.regime import REGIMES
 from paiid.ml.regime_eval import EPISODES, episodes, evaluate, synthetic_benchmark
 
@@ -34,10 +37,16 @@ def test_spx_episodes_are_sensible() -> None:
     assert eps["autumn 2008"]["dominant"] in {"high_volatility", "trending_bearish"}
     # +30 % on 11 % volatility
     assert eps["2013"]["dominant"] == "trending_bullish"
-    # -49 % over 2.5 years: mostly falling or turbulent days, hardly any bullish ones
+    # -49 % over 2.5 years in alternating falls and rallies: turbulent or choppy days, and bullish days
+    # only in the rallies, so no more of them than days on which SPX's own 20- and 60-day returns were
+    # both positive
     decline = eps["2000-2002 decline"]["regime_shares"]
-    assert decline["trending_bearish"] + decline["high_volatility"] > 0.4
-    assert decline["trending_bullish"] < 0.1
+    assert decline["trending_bearish"] + decline["high_volatility"] > 0.2
+    assert decline["trending_bullish"] < 0.2
+    spx = build_features(load_bars("SPX")).loc["2000-03-24":"2002-10-09"]
+    rallying = float(np.mean((spx["ret_20"] > 0) & (spx["ret_60"] > 0)))
+    assert decline["trending_bullish"] <= rallying
+    assert decline["trending_bullish"] < decline["trending_bearish"] + decline["high_volatility"]
     # a calm doubling: neither turbulent nor falling
     bull = eps["2003-2007 bull market"]
     assert bull["dominant"] in {"trending_bullish", "ranging"}
@@ -49,5 +58,7 @@ def test_evaluate_report_keys() -> None:
     r = evaluate(seed=0)
     assert {"synthetic_accuracy", "naive_baseline_accuracy", "episodes"} <= set(r)
     assert r["synthetic_accuracy"] > r["synthetic_realistic_strength"]["accuracy"]
+    fresh = r["synthetic_fresh_seeds"]
+    assert len(fresh["accuracy"]) == len(fresh["seeds"]) and fresh["min_accuracy"] == min(fresh["accuracy"])
     for e in r["episodes"]:
         assert {"name", "start", "end", "regime_shares", "dominant"} <= set(e)

@@ -20,11 +20,11 @@ from paiid.ml.regime import RegimeDetector, regime_answer, train
 def _hmmlearn_peer(model: RegimeDetector, z: np.ndarray) -> GaussianHMM:
     """An hmmlearn HMM holding exactly our fitted parameters (so both compute the same model)."""
 
-    hmm = GaussianHMM(n_components=len(model.startprob_), covariance_type="diag")
+    hmm = GaussianHMM(n_components=len(model.startprob_), covariance_type="full")
     hmm.startprob_ = model.startprob_
     hmm.transmat_ = model.transmat_
     hmm.means_ = model.means_
-    hmm.covars_ = model.vars_
+    hmm.covars_ = model.covars_
     hmm.n_features = z.shape[1]
     return hmm
 

@@ -54,6 +54,10 @@ def build_features(bars: pd.DataFrame) -> pd.DataFrame:
     cols["atr_14"] = a
     cols["atr_pct"] = a / c
     cols["adx_14"], cols["plus_di"], cols["minus_di"] = ind.adx(h, lo, c, 14)
+    # mean high-low log range over 10 bars: a volatility estimate that reacts faster than a 20-bar
+    # close-to-close one for the same noise (it uses the path inside each bar; the regime model's input)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols["range_10"] = ind.sma(np.log(h / lo), 10)
 
     r1z = np.nan_to_num(r1)
     r1z[:1] = np.nan  # keep the undefined first return undefined (and survive an empty frame)

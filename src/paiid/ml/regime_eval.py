@@ -158,8 +158,14 @@ _SUMMARY = ("accuracy", "naive_baseline_accuracy", "naive_with_ranging_band_accu
             "calibration_error")
 
 
+#: Seeds never looked at while the detector's thresholds and defaults were chosen (those were chosen
+#: on seeds 0-5); the headline number is re-measured on them so it cannot be a lucky draw.
+FRESH_SEEDS = (10, 11, 12, 13, 14)
+
+
 def evaluate(seed: int = 0) -> dict[str, Any]:
     """The `regime` part of `paiid evaluate` (out-of-sample only, baselines beside every score)."""
+    fresh = [synthetic_benchmark(s) for s in FRESH_SEEDS]
     main = synthetic_benchmark(seed)
     hmm = synthetic_benchmark(seed, method="hmm")
     realistic = synthetic_benchmark(seed, specs=REALISTIC_SPECS)
@@ -168,6 +174,13 @@ def evaluate(seed: int = 0) -> dict[str, Any]:
         "naive_baseline_accuracy": main["naive_baseline_accuracy"],
         "naive_with_ranging_band_accuracy": main["naive_with_ranging_band_accuracy"],
         "synthetic": main,
+        "synthetic_fresh_seeds": {
+            "seeds": list(FRESH_SEEDS),
+            "accuracy": [r["accuracy"] for r in fresh],
+            "naive_with_ranging_band_accuracy": [r["naive_with_ranging_band_accuracy"] for r in fresh],
+            "min_accuracy": min(r["accuracy"] for r in fresh),
+            "mean_accuracy": float(np.mean([r["accuracy"] for r in fresh])),
+        },
         "synthetic_hmm": {k: hmm[k] for k in _SUMMARY},
         "synthetic_realistic_strength": {k: realistic[k] for k in _SUMMARY},
         "episodes": episodes(seed),
