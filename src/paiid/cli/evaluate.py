@@ -25,14 +25,25 @@ def _render(report: dict[str, Any], prefix: str = "") -> None:
 @command
 def evaluate(
     seed: int = typer.Option(0, "--seed", help="Random seed for every part of the evaluation."),
+    part: list[str] = typer.Option(None, "--part", help="Only these parts (regime, selector, "
+                                   "trade_probability, patterns); repeatable."),
+    plot: str = typer.Option(None, "--plot", help="Write the selector's out-of-sample equity curves "
+                             "(ML vs random vs fixed templates vs buy-and-hold) to this HTML file."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Out-of-sample scores of every model, each beside its baseline (trains the defaults if needed)."""
+    from paiid.engine.evaluate import PARTS
     from paiid.engine.evaluate import evaluate as run_evaluation
     from paiid.engine.training import ensure_models
+    from paiid.errors import BadInput
 
+    unknown = sorted(set(part or []) - set(PARTS))
+    if unknown:
+        raise BadInput(f"unknown evaluate part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    if plot is not None and not plot.endswith(".html"):
+        raise BadInput(f"--plot writes an HTML file: give a path ending in .html, not {plot!r}")
     ensure_models()
-    emit(run_evaluation(seed=seed), as_json, _render)
+    emit(run_evaluation(parts=part or None, seed=seed, plot=plot), as_json, _render)
 
 
 def register(root: typer.Typer) -> None:

@@ -20,7 +20,9 @@ PARTS: dict[str, str] = {
 }
 
 
-def evaluate(parts: list[str] | None = None, seed: int = 0) -> dict[str, Any]:
+def evaluate(parts: list[str] | None = None, seed: int = 0, plot: str | None = None) -> dict[str, Any]:
+    """Every part (or those in `parts`); `plot` writes the selector's out-of-sample equity curves
+    (ML choice vs random vs fixed templates vs buy-and-hold) to that HTML file."""
     report: dict[str, Any] = {}
     for key in track([k for k in PARTS if not parts or k in parts], "evaluating"):
         module, func = PARTS[key].split(":")
@@ -31,5 +33,5 @@ def evaluate(parts: list[str] | None = None, seed: int = 0) -> dict[str, Any]:
                 raise
             report[key] = {"status": "not implemented yet"}
             continue
-        report[key] = fn(seed=seed)
+        report[key] = fn(seed=seed, plot=plot) if key == "selector" and plot else fn(seed=seed)
     return report
