@@ -159,7 +159,7 @@ class RegimeDetector(BaseEstimator):
         min_duration: int = 3,
         temperature: float = 2.0,
         prior_bars: float = 2500.0,
-        n_init: int = 10,
+        n_init: int = 30,
         n_iter: int = 100,
         random_state: int | None = 0,
     ) -> None:
