@@ -210,3 +210,16 @@ def test_real_pattern_scorer_goes_through_champion_challenger():
     assert pd.Timestamp(h["challenger_trained_to"]) < pd.Timestamp(h["start"])
     assert r["candidate_version"] == 2 and r["status"] in ("promoted", "kept")
     assert registry.promoted_version("pattern_scorer") == (2 if r["promoted"] else 1)
+
+
+@pytest.mark.slow
+def test_real_regime_model_goes_through_champion_challenger():
+    first = retrain.retrain(["SPX"], only=["regime"], holdout_bars=500)
+    assert first["models"][0]["status"] == "promoted"  # nothing served yet
+    out = retrain.retrain(["SPX"], only=["regime"], holdout_bars=500)
+    [r] = out["models"]
+    h = r["holdout"]
+    assert h["challenger"]["metric"] == h["champion"]["metric"] == "holdout_sharpe_following_regime_family"
+    assert h["challenger"]["n"] == h["champion"]["n"] == 499
+    assert pd.Timestamp(h["challenger_trained_to"]) < pd.Timestamp(h["start"])
+    assert r["status"] in ("promoted", "kept") and r["candidate_version"] == 2

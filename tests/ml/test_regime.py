@@ -210,3 +210,29 @@ def test_trainer_learns_family_ranking_from_out_of_sample_backtests(trained: Tra
         assert ranking == expected  # the ranking is the measured one, not a hard-coded table
         assert set(sharpe[regime]) <= set(FAMILIES)
     assert meta["scores"]["switches_per_year"] < meta["scores"]["switches_per_year_without_min_duration"]
+
+
+def test_holdout_score_is_the_sharpe_of_following_the_recommended_family(
+        trained: Trained, spx: pd.DataFrame) -> None:
+    """`paiid retrain`'s test for the regime model, checked against backtests run here independently."""
+    import copy
+
+    from paiid.backtest import STRATEGIES, run_backtest
+    from paiid.backtest.metrics import bars_per_year
+    from paiid.ml.regime import holdout_score
+
+    start = spx.index[-500]
+    model = copy.deepcopy(trained.model)
+    # every regime recommends mean reversion: the score must be that template's holdout Sharpe
+    model.strategy_ranking_ = {r: ["mean_reversion", "momentum"] for r in REGIMES}
+    out = holdout_score(model, {"SPX": spx}, start)
+    ret = run_backtest(spx, "mean-reversion-bb-rsi").returns[-499:]
+    expected = ret.mean() / ret.std(ddof=1) * np.sqrt(bars_per_year(spx.index))
+    assert out["value"] == pytest.approx(expected, rel=1e-9)
+    assert out["n"] == 499 and out["higher_is_better"] is True
+    every = np.mean([run_backtest(spx, sid).returns[-499:] for sid in STRATEGIES], axis=0)
+    ann = np.sqrt(bars_per_year(spx.index))
+    assert out["baseline"] == pytest.approx(every.mean() / every.std(ddof=1) * ann)
+    # no recommendation anywhere: flat, Sharpe 0
+    model.strategy_ranking_ = {r: [] for r in REGIMES}
+    assert holdout_score(model, {"SPX": spx}, start)["value"] == 0.0
