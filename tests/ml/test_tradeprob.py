@@ -108,7 +108,11 @@ def test_answer_fields_determinism_and_bad_input(model) -> None:
         < short["barriers"]["reference_price"]
         < short["barriers"]["stop_loss"]
     )
-    assert short["win_probability"] != ans["win_probability"]
+    # the forest tells long from short; the served probability is its blend with the base rate
+    assert short["model_probability"] != ans["model_probability"]
+    w = model.blend_weight_
+    assert 0 <= w <= 1 and ans["blend_weight"] == w
+    assert ans["win_probability"] == pytest.approx(w * ans["model_probability"] + (1 - w) * ans["base_rate"])
     assert trade_answer(model, bars, "SPX", "momentum-macd", "long") == ans
     with pytest.raises(BadInput, match="valid strategies: trend-following-ma-cross"):
         trade_answer(model, bars, "SPX", "nope", "long")
@@ -140,6 +144,14 @@ def test_walk_forward_scores_sit_beside_the_base_rate_baseline(ds) -> None:
     assert rep["brier"] == pytest.approx(np.mean((cv["proba"] - y) ** 2))
     assert 0 <= rep["auc"] <= 1 and rep["cv"] == "purged walk-forward"
     assert (cv["proba"] > 0).all() and (cv["proba"] < 1).all()
+    # shrinkage toward the base rate: never meaningfully worse than it out of sample
+    assert rep["brier"] <= rep["baseline_brier"] + 0.002
+    assert rep["brier_skill"] == pytest.approx(1 - rep["brier"] / rep["baseline_brier"])
+    assert 0 <= rep["blend_weight"] <= 1 and all(0 <= f["blend_weight"] <= 1 for f in rep["folds"])
+    lo, hi = rep["auc_model_ci95"]
+    assert lo <= rep["auc_model"] <= hi
+    lo, hi = rep["brier_skill_ci95"]
+    assert lo <= rep["brier_skill"] + 1e-12 and rep["brier_skill"] - 1e-12 <= hi
 
 
 def test_side_defaults_to_the_templates_position(model) -> None:
@@ -164,7 +176,7 @@ def test_trainer_reports_oos_scores_and_round_trips() -> None:
 
     out = train(["SPX"], seed=0, n_estimators=30)
     sc = out.metadata["scores"]
-    for k in ("brier", "baseline_brier", "auc", "base_rate"):
+    for k in ("brier", "baseline_brier", "auc", "base_rate", "blend_weight"):
         assert 0 <= sc[k] <= 1
     registry.save("tradeprob", out.model, out.metadata)
     loaded, _ = registry.load("tradeprob")

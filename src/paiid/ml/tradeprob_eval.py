@@ -6,7 +6,17 @@ Beside every score:
 
 * **Brier** of the calibrated probabilities vs **baseline Brier** = the Brier score of predicting each
   fold's *training* base rate for every test event (what you know without a model);
-* **AUC** (0.5 = no ranking skill) and the out-of-sample **base rate**;
+* **AUC** (0.5 = no ranking skill) of the final probabilities, and **auc_model** of the forest's
+  probabilities before shrinkage toward the base rate (when a fold's blend weight is 0 its final
+  probabilities are one constant, so only auc_model shows whether the forest ranked events at all);
+  the out-of-sample **base rate**;
+* **Brier skill score** 1 - Brier / baseline Brier (> 0 = better than the base rate) and the
+  **blend weight** each fold's model gave itself (0 = it fell back to the base rate, see
+  `TradeProbModel`);
+* 95% **bootstrap intervals** for AUC and the Brier skill score. Neighbouring events overlap in time
+  (their triple-barrier windows share bars), so rows are resampled in consecutive blocks of about one
+  label horizon's worth of events (a circular block bootstrap) rather than one by one, which would
+  understate the uncertainty;
 * what the probability is worth as a filter (meta-labeling): mean trade return (triple-barrier exit,
   before costs) of the events the model rates above the training base rate vs all events.
 """
@@ -24,6 +34,77 @@ from paiid.ml.tradeprob import PROFIT_ATR, STOP_ATR, TradeDataset
 
 N_SPLITS = 5
 MIN_TRAIN_SHARE = 1 / 3
+#: Bootstrap resamples for the confidence intervals.
+N_BOOT = 1000
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC via ranks (ties averaged); NaN when only one class is present."""
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    r = rankdata(p)
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def bootstrap_ci(
+    y: np.ndarray,
+    p: np.ndarray,
+    base: np.ndarray,
+    raw: np.ndarray | None = None,
+    *,
+    block: int = 1,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """95% circular-block-bootstrap intervals of AUC (of `p`, and of `raw` when given) and of the Brier
+    skill score of `p` against `base`; rows in time order.
+
+    Blocks of `block` consecutive rows keep the serial dependence of overlapping labels inside each
+    resample; a fixed `seed` makes the interval reproducible.
+    """
+    y = np.asarray(y, np.int64)
+    p = np.asarray(p, np.float64)
+    base = np.asarray(base, np.float64)
+    raw = p if raw is None else np.asarray(raw, np.float64)
+    n = y.size
+    if n < 2:
+        return {
+            "auc_ci95": None,
+            "auc_model_ci95": None,
+            "brier_skill_ci95": None,
+            "block": int(block),
+            "resamples": 0,
+        }
+    block = int(min(max(block, 1), n))
+    rng = np.random.default_rng(seed)
+    k = int(np.ceil(n / block))
+    aucs, aucs_raw, bss = [], [], []
+    for _ in range(n_boot):
+        starts = rng.integers(0, n, size=k)
+        idx = ((starts[:, None] + np.arange(block)[None, :]) % n).ravel()[:n]
+        yb, pb, bb = y[idx], p[idx], base[idx]
+        a, ar = _auc(yb, pb), _auc(yb, raw[idx])
+        if np.isfinite(a):
+            aucs.append(a)
+            aucs_raw.append(ar)
+        den = float(np.mean((bb - yb) ** 2))
+        if den > 0:
+            bss.append(1.0 - float(np.mean((pb - yb) ** 2)) / den)
+
+    def ci(v: list[float]) -> list[float] | None:
+        return [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] if v else None
+
+    return {
+        "auc_ci95": ci(aucs),
+        "auc_model_ci95": ci(aucs_raw),
+        "brier_skill_ci95": ci(bss),
+        "block": block,
+        "resamples": int(n_boot),
+    }
 
 
 def cross_validate(
@@ -47,7 +128,7 @@ def cross_validate(
         embargo=ds.embargo_rows(),
         label_end=label_end,
     )
-    rows, proba, base, info = [], [], [], []
+    rows, proba, raw, base, info = [], [], [], [], []
     for f, sp in enumerate(track(splits, "trade-probability walk-forward") if progress else splits):
         tr = sp.train
         rel_end = np.searchsorted(tr, np.minimum(label_end[tr], tr[-1]), side="right") - 1
@@ -55,6 +136,7 @@ def cross_validate(
             ds.X[tr], y[tr], label_end=rel_end, embargo=ds.embargo_rows(), ret_atr=ds.ret_atr[tr]
         )
         p = model.predict_proba(ds.X[sp.test])[:, 1]
+        raw.append(model.forest_proba(ds.X[sp.test]) if hasattr(model, "forest_proba") else p)
         rate = float(y[tr].mean())
         rows.append(sp.test)
         proba.append(p)
@@ -70,20 +152,28 @@ def cross_validate(
                 "brier": float(brier_score_loss(yt, p)),
                 "baseline_brier": float(brier_score_loss(yt, np.full(len(yt), rate))),
                 "auc": float(roc_auc_score(yt, p)) if len(np.unique(yt)) == 2 else None,
+                "auc_model": float(roc_auc_score(yt, raw[-1])) if len(np.unique(yt)) == 2 else None,
+                "blend_weight": _maybe_float(getattr(model, "blend_weight_", None)),
             }
         )
     return {
         "rows": np.concatenate(rows),
         "proba": np.concatenate(proba),
+        "raw": np.concatenate(raw),
         "base": np.concatenate(base),
         "y": y,
         "folds": info,
     }
 
 
-def summarize(ds: TradeDataset, cv: dict[str, Any]) -> dict[str, Any]:
+def _maybe_float(x: Any) -> float | None:
+    return None if x is None else float(x)
+
+
+def summarize(ds: TradeDataset, cv: dict[str, Any], *, seed: int = 0) -> dict[str, Any]:
     """The contract's trade_probability report from a cross-validation result."""
     rows, p, base = cv["rows"], cv["proba"], cv["base"]
+    raw = cv.get("raw", p)
     y = cv["y"][rows]
     ret = ds.ret[rows]
     take = p > base
@@ -99,12 +189,30 @@ def summarize(ds: TradeDataset, cv: dict[str, Any]) -> dict[str, Any]:
         for b in range(5)
         if (bucket == b).any()
     ]
+    brier = float(brier_score_loss(y, p))
+    baseline = float(brier_score_loss(y, base))
+    order = np.argsort(rows, kind="stable")  # time order (rows are sorted by decision date)
+    boot = bootstrap_ci(
+        y[order], p[order], base[order], raw[order], block=max(1, ds.embargo_rows()), seed=seed
+    )
+    weights = [f.get("blend_weight") for f in cv["folds"] if f.get("blend_weight") is not None]
     return {
         "cv": "purged walk-forward",
-        "brier": float(brier_score_loss(y, p)),
-        "baseline_brier": float(brier_score_loss(y, base)),
+        "brier": brier,
+        "baseline_brier": baseline,
+        "brier_skill": 1.0 - brier / baseline if baseline > 0 else None,
+        "brier_skill_ci95": boot["brier_skill_ci95"],
         "auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None,
+        "auc_ci95": boot["auc_ci95"],
+        "auc_model": float(roc_auc_score(y, raw)) if len(np.unique(y)) == 2 else None,
+        "auc_model_ci95": boot["auc_model_ci95"],
         "auc_baseline": 0.5,
+        "blend_weight": float(np.mean(weights)) if weights else None,
+        "bootstrap": {
+            "method": "circular block",
+            "block_events": boot["block"],
+            "resamples": boot["resamples"],
+        },
         "base_rate": float(y.mean()),
         "n_events": int(len(ds)),
         "n_test": int(len(rows)),
@@ -147,10 +255,11 @@ def evaluate(seed: int = 0, *, symbols: list[str] | None = None, n_estimators: i
             horizon=ds.horizon,
         )
 
-    out = summarize(ds, cross_validate(ds, make))
+    out = summarize(ds, cross_validate(ds, make), seed=seed)
     out["symbols"] = list(symbols)
     out["model"] = (
-        f"random forest ({n_estimators} trees), sigmoid-calibrated on purged walk-forward folds; "
+        f"random forest ({n_estimators} trees) shrunk toward the base rate by a weight fitted on inner "
+        "purged walk-forward folds; "
         "events = template entry signals (meta-labeling)"
     )
     return out
