@@ -38,21 +38,15 @@ def patterns(
     as_json: bool = JsonOpt,
 ) -> None:
     """Chart and candlestick patterns confirmed recently, with confidence and historical success rates."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.errors import NotEnoughHistory
-    from paiid.ml.patterns import MIN_BARS, patterns_answer, to_timeframe
+    from paiid.engine import answers
 
-    sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date)
-    tf_bars = to_timeframe(bars, timeframe)
-    if len(tf_bars) < MIN_BARS:  # fail on bad input before any model is loaded or trained
-        raise NotEnoughHistory(f"pattern detection on {timeframe} bars", MIN_BARS, len(tf_bars))
-    from paiid.engine.service import get_model
-
-    payload = patterns_answer(get_model("pattern_scorer"), bars, sym, timeframe)
+    payload = answers.patterns(symbol, date, timeframe)
     if plot:
+        from paiid.data import load_bars
+        from paiid.ml.patterns import to_timeframe
         from paiid.ml.patterns.plot import write_plot
 
+        tf_bars = to_timeframe(load_bars(payload["symbol"], end=date), timeframe)
         payload["plot"] = str(write_plot(tf_bars, payload, plot))
     emit(payload, as_json, _render)
 

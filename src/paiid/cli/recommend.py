@@ -1,8 +1,8 @@
 """`paiid recommend SYM` and `paiid predict-trade SYM --strategy ID --side long|short` (as of --date).
 
-Thin commands: check the arguments (an unknown strategy or side is exit 2 naming the valid choices,
-before any model is loaded or trained), cut the bars at --date, get the served models and call the
-answer builders of `paiid.ml.selector` / `paiid.ml.tradeprob`.
+Thin commands: `paiid.engine.answers` checks the arguments (an unknown strategy or side is exit 2 naming
+the valid choices, before any model is loaded or trained), cuts the bars at --date, builds the answer
+and logs it; these only render.
 """
 
 from __future__ import annotations
@@ -16,39 +16,6 @@ from paiid.cli.common import JsonOpt, command, console, emit, table
 DateOpt = typer.Option(
     None, "--date", help="Answer as of the close of this date (YYYY-MM-DD); default the last bar."
 )
-
-
-def recommend_payload(symbol: str, date: str | None = None) -> dict[str, Any]:
-    """Shared by the CLI: bars up to `date`, served selector (+ regime) model, the contract's JSON."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.engine.service import get_model
-    from paiid.errors import PaiidError
-    from paiid.ml.selector import MIN_BARS, recommend_answer
-
-    sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date, min_bars=MIN_BARS, what=f"a strategy recommendation for {sym}")
-    model = get_model("selector")
-    try:
-        regime_model = get_model("regime")
-    except PaiidError:  # the recommendation still works with the selector's own regime rule
-        regime_model = None
-    return recommend_answer(model, regime_model, bars, sym)
-
-
-def trade_payload(symbol: str, strategy: str, side: str | None, date: str | None = None) -> dict[str, Any]:
-    """Shared by the CLI: validate, bars up to `date`, served tradeprob model, the JSON answer."""
-    from paiid.backtest import get_strategy
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.engine.service import get_model
-    from paiid.ml.selector import MIN_BARS
-    from paiid.ml.tradeprob import parse_side, trade_answer
-
-    tid = get_strategy(strategy).id
-    if side is not None:
-        parse_side(side)
-    sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date, min_bars=MIN_BARS, what=f"a trade prediction for {sym}")
-    return trade_answer(get_model("tradeprob"), bars, sym, tid, side)
 
 
 def _render_recommend(p: dict[str, Any]) -> None:
@@ -94,7 +61,9 @@ def recommend(
     as_json: bool = JsonOpt,
 ) -> None:
     """Rank the strategy templates for the next 20 bars, with probabilities, expected return and risk."""
-    emit(recommend_payload(symbol, date), as_json, _render_recommend)
+    from paiid.engine import answers
+
+    emit(answers.recommendation(symbol, date), as_json, _render_recommend)
 
 
 @command
@@ -108,7 +77,9 @@ def predict_trade(
     as_json: bool = JsonOpt,
 ) -> None:
     """Probability that a trade reaches its profit barrier before its stop or time barrier."""
-    emit(trade_payload(symbol, strategy, side, date), as_json, _render_trade)
+    from paiid.engine import answers
+
+    emit(answers.trade(symbol, strategy, side, date), as_json, _render_trade)
 
 
 def register(root: typer.Typer) -> None:

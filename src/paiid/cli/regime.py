@@ -36,17 +36,9 @@ def regime(
     as_json: bool = JsonOpt,
 ) -> None:
     """Current market regime (trending bullish/bearish, ranging, high volatility) with its confidence."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.errors import NotEnoughHistory
-    from paiid.ml.regime import MIN_BARS, regime_answer
+    from paiid.engine import answers
 
-    sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date)
-    if len(bars) < MIN_BARS:  # bad input fails before any model is loaded or trained
-        raise NotEnoughHistory(f"regime detection for {sym}", MIN_BARS, len(bars))
-    from paiid.engine.service import get_model
-
-    emit(regime_answer(get_model("regime"), bars, sym), as_json, _render)
+    emit(answers.regime(symbol, date), as_json, _render)
 
 
 def register(root: typer.Typer) -> None:

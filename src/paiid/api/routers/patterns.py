@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["patterns"])
@@ -36,19 +36,11 @@ def detect_patterns(
     symbol: str = Query(..., description="A stored symbol, e.g. SPX.", examples=["SPX"]),
     timeframe: str = Query("daily", description="daily, weekly or hourly (the data's own or coarser)."),
     date: str | None = Query(None, description="As of the close of this date, YYYY-MM-DD (default: last)."),
+    x_user_id: str | None = Header(None, description="User id for the A/B split of the prediction log."),
 ) -> Response:
     """Chart patterns confirmed in the last bars and candlesticks on the last bar, computed as of `date`."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.errors import NotEnoughHistory
+    from paiid.engine import answers
     from paiid.jsonutil import to_jsonable
-    from paiid.ml.patterns import MIN_BARS, patterns_answer, to_timeframe
 
-    sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date)
-    n_bars = len(to_timeframe(bars, timeframe))
-    if n_bars < MIN_BARS:  # 422 before any model is loaded (or trained)
-        raise NotEnoughHistory(f"pattern detection on {timeframe} bars", MIN_BARS, n_bars)
-    from paiid.engine.service import get_model
-
-    answer: dict[str, Any] = patterns_answer(get_model("pattern_scorer"), bars, sym, timeframe)
+    answer: dict[str, Any] = answers.patterns(symbol, date, timeframe, user_id=x_user_id)
     return Response(content=json.dumps(to_jsonable(answer), allow_nan=False), media_type="application/json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["regime"])
@@ -36,18 +36,11 @@ def market_regime(
     symbol: str = Query(..., description="A stored symbol, e.g. SPX.", examples=["SPX"]),
     date: str | None = Query(
         None, description="As of the close of this date, YYYY-MM-DD (default: last bar)."),
+    x_user_id: str | None = Header(None, description="User id for the A/B split of the prediction log."),
 ) -> Response:
-    """Market regime as of `date`: unknown symbol 404, too little history 422."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.errors import NotEnoughHistory
+    """Market regime as of `date`: unknown symbol 404, too little history 422. Logged for `paiid track`."""
+    from paiid.engine import answers
     from paiid.jsonutil import to_jsonable
-    from paiid.ml.regime import MIN_BARS, regime_answer
 
-    sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date)
-    if len(bars) < MIN_BARS:  # 422 before any model is loaded
-        raise NotEnoughHistory(f"regime detection for {sym}", MIN_BARS, len(bars))
-    from paiid.engine.service import get_model
-
-    answer: dict[str, Any] = regime_answer(get_model("regime"), bars, sym)
+    answer: dict[str, Any] = answers.regime(symbol, date, user_id=x_user_id)
     return Response(content=json.dumps(to_jsonable(answer), allow_nan=False), media_type="application/json")

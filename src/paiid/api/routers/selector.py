@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 
 router = APIRouter(tags=["selector"])
@@ -36,37 +36,22 @@ def recommend_strategy(
     date: str | None = Query(
         None, description="As of the close of this date (YYYY-MM-DD); default the last bar."
     ),
+    x_user_id: str | None = Header(None, description="User id for the A/B split of the prediction log."),
 ) -> dict[str, Any]:
     """Templates ranked by the calibrated probability of being the best over the next 20 bars."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.engine.service import get_model
-    from paiid.errors import PaiidError
+    from paiid.engine import answers
     from paiid.jsonutil import to_jsonable
-    from paiid.ml.selector import MIN_BARS, recommend_answer
 
-    sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date, min_bars=MIN_BARS, what=f"a strategy recommendation for {sym}")
-    model = get_model("selector")
-    try:
-        regime_model = get_model("regime")
-    except PaiidError:  # the selector falls back to its own regime rule
-        regime_model = None
-    return to_jsonable(recommend_answer(model, regime_model, bars, sym))
+    return to_jsonable(answers.recommendation(symbol, date, user_id=x_user_id))
 
 
 @router.post("/api/ml/predict-trade")
-def predict_trade(req: TradeRequest) -> dict[str, Any]:
+def predict_trade(
+    req: TradeRequest,
+    x_user_id: str | None = Header(None, description="User id for the A/B split of the prediction log."),
+) -> dict[str, Any]:
     """Win probability of a proposed trade (profit barrier before stop or time barrier)."""
-    from paiid.backtest import get_strategy
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.engine.service import get_model
+    from paiid.engine import answers
     from paiid.jsonutil import to_jsonable
-    from paiid.ml.selector import MIN_BARS
-    from paiid.ml.tradeprob import parse_side, trade_answer
 
-    tid = get_strategy(req.strategy_id).id  # 422 naming the valid ids, before any model is loaded
-    if req.side is not None:
-        parse_side(req.side)
-    sym = normalise_symbol(req.symbol)
-    bars = load_bars(sym, end=req.date, min_bars=MIN_BARS, what=f"a trade prediction for {sym}")
-    return to_jsonable(trade_answer(get_model("tradeprob"), bars, sym, tid, req.side))
+    return to_jsonable(answers.trade(req.symbol, req.strategy_id, req.side, req.date, user_id=x_user_id))
