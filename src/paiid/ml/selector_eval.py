@@ -304,7 +304,7 @@ def equity_plot(
     from plotly.subplots import make_subplots
 
     syms = list(curves["ml"])
-    fig = make_subplots(rows=len(syms), cols=1, subplot_titles=syms, vertical_spacing=0.08)
+    fig = make_subplots(rows=len(syms), cols=1, subplot_titles=syms, vertical_spacing=0.16)
     colors = {
         "ML choice": "#1f77b4",
         "random (mean of draws)": "#7f7f7f",
