@@ -64,4 +64,5 @@ def test_imported_symbol_features_and_short_history(paiid_home: Path, tmp_path: 
     assert all(v is not None for r in rows for v in r.values())
     short = paiid(paiid_home, "features", "SHORT", "--json")
     assert short.returncode == 2
-    assert "the feature frame needs at least 201 bars of history, but only 50 are available" in short.stderr
+    assert ("the feature frame of SHORT needs at least 201 bars of history, but only 50 are available"
+            in short.stderr)

@@ -17,7 +17,7 @@ def features(
     from paiid.data import load_bars, normalise_symbol
     from paiid.features import WARMUP, build_features
 
-    bars = load_bars(symbol, min_bars=WARMUP + 1, what="the feature frame")
+    bars = load_bars(symbol, min_bars=WARMUP + 1, what=f"the feature frame of {normalise_symbol(symbol)}")
     frame = build_features(bars).tail(tail)
     records = frame.to_dict("records")
     rows = [{"date": ts.isoformat(), **row} for ts, row in zip(frame.index, records, strict=True)]

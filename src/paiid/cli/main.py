@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -24,4 +25,23 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    """Run the CLI; a usage error (unknown command or option, missing or invalid value) is one line.
+
+    Why not click's own report: it draws a multi-line box, while the contract promises a one-line
+    `error: ...` on stderr with exit 2 for every bad input, whichever layer notices it. Typer vendors
+    its own click, so its exceptions are recognised by what they offer (`format_message`, `exit_code`).
+    """
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        message, exit_code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+        if not callable(message) or not isinstance(exit_code, int):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `paiid`: the help is printed already
+            sys.exit(exit_code)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else " (see `paiid --help`)"
+        text = " ".join(f"{message()}{where}".split())
+        print(f"error: {text}", file=sys.stderr)
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

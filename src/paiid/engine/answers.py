@@ -80,7 +80,7 @@ def patterns(symbol: str, date: str | None = None, timeframe: str = "daily", *,
     bars = load_bars(sym, end=date)
     n_bars = len(to_timeframe(bars, timeframe))
     if n_bars < MIN_BARS:
-        raise NotEnoughHistory(f"pattern detection on {timeframe} bars", MIN_BARS, n_bars)
+        raise NotEnoughHistory(f"pattern detection for {sym} on {timeframe} bars", MIN_BARS, n_bars)
     answer = patterns_answer(get_model("pattern_scorer"), bars, sym, timeframe)
     log_served("pattern", sym, answer, model_name="pattern_scorer", user_id=user_id)
     return answer

@@ -245,7 +245,7 @@ def _serve(symbol: str, date: str | None, user: str | None, *, log_prediction: b
     sym = normalise_symbol(symbol)
     uid = normalise_user(user)
     bars = load_bars(sym, end=date)
-    require_history(bars, MIN_BARS, "AI recommendations")
+    require_history(bars, MIN_BARS, f"AI recommendations for {sym}{f' as of {date}' if date else ''}")
     models = served_models()
     versions = _version_key(models)
     _prune_if_models_changed(versions)

@@ -13,14 +13,24 @@ state or the new one, never a half file under a real name. Loading verifies the 
 sidecar and refuses any type outside `TRUSTED_PREFIXES` before skops instantiates anything, so a
 tampered or swapped file is refused (`ModelError`) instead of executing code. Serving then falls back
 to the newest older version that still verifies (`load_serving`), and nothing is ever deleted.
+
+Stale files: a model saved by older code loads fine with skops but may lack a fitted attribute
+(`name_`) that the current class sets, which would only blow up at predict time as an AttributeError.
+`load` compares each paiid object in the model with what its current class assigns (`fitted_attributes`)
+and refuses a file missing any of them (`ModelError` naming the model, its version and the paiid that
+saved it, and saying to run `paiid train`); serving then falls back like for a corrupt file. Attributes
+a class sets only sometimes are recorded at save time (`unset_attributes` in the sidecar), so a file
+the current code wrote is never refused for lacking them.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import functools
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -28,6 +38,7 @@ import os
 import re
 import subprocess
 import tempfile
+import textwrap
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -255,6 +266,101 @@ def _loads_trusted(data: bytes, where: str) -> Any:
         raise ModelError(f"{where} could not be loaded: {type(exc).__name__}: {exc}") from None
 
 
+# ------------------------------------------------------------------------------------ fitted state
+
+
+@functools.lru_cache(maxsize=256)
+def fitted_attributes(cls: type) -> frozenset[str]:
+    """Learned-state attributes (`self.name_`, scikit-learn's convention) the code of `cls` assigns.
+
+    Read from the source of `cls` and its paiid base classes, so it reflects the code running now,
+    not the file being loaded. Empty when the source is unavailable (then nothing is checked).
+    """
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith("paiid."):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name) and node.value.id == "self"
+                    and node.attr.endswith("_") and not node.attr.startswith("__")):
+                names.add(node.attr)
+    return frozenset(names)
+
+
+def missing_fitted_state(model: Any) -> dict[str, list[str]]:
+    """`path -> [attribute, ...]` for every paiid object inside `model` lacking one its class assigns.
+
+    Walks the model and the lists, tuples and dicts it holds (not into third-party estimators, whose
+    own version checks apply). `path` names where the object sits, e.g. `model` or `model.stages_[0]`.
+    """
+    out: dict[str, list[str]] = {}
+    seen: set[int] = set()
+
+    def walk(obj: Any, path: str, depth: int) -> None:
+        if depth > 6 or id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if type(obj).__module__.startswith("paiid.") and hasattr(obj, "__dict__"):
+            missing = sorted(fitted_attributes(type(obj)) - set(vars(obj)))
+            if missing:
+                out[path] = missing
+            for key, value in vars(obj).items():
+                walk(value, f"{path}.{key}", depth + 1)
+        elif isinstance(obj, list | tuple):
+            for i, value in enumerate(obj[:1000]):
+                walk(value, f"{path}[{i}]", depth + 1)
+        elif isinstance(obj, dict):
+            for key, value in list(obj.items())[:1000]:
+                walk(value, f"{path}[{key!r}]", depth + 1)
+
+    walk(model, "model", 0)
+    return out
+
+
+def _saved_by(doc: dict[str, Any]) -> str:
+    code = doc.get("code_version") if isinstance(doc.get("code_version"), dict) else {}
+    commit = code.get("git_commit")
+    who = f"paiid {code.get('paiid', 'unknown version')}" + (f", commit {commit[:10]}" if commit else "")
+    return f"{who}, {doc.get('created_at') or 'unknown date'}"
+
+
+def _check_fitted_state(name: str, version: int, model: Any, doc: dict[str, Any]) -> None:
+    """Refuse a model lacking learned state the current code needs (saved by older code)."""
+    allowed = doc.get("unset_attributes") if isinstance(doc.get("unset_attributes"), dict) else {}
+    problems = []
+    for path, attrs in missing_fitted_state(model).items():
+        stale = [a for a in attrs if a not in (allowed.get(path) or [])]
+        if stale:
+            problems.append(f"{path} ({type_name_at(model, path)}) lacks {', '.join(stale)}")
+    if problems:
+        raise ModelError(
+            f"model {name!r} v{version} was saved by older code ({_saved_by(doc)}) and does not match this "
+            f"paiid {__version__}: {'; '.join(problems)}. Retrain it with `paiid train`"
+        )
+
+
+def type_name_at(model: Any, path: str) -> str:
+    """Class name of the object at `path` (as written by `missing_fitted_state`); '?' if not found."""
+    if path == "model":
+        return type(model).__name__
+    obj = model
+    for part in re.findall(r"\.(\w+)|\[([^\]]+)\]", path):
+        attr, key = part
+        try:
+            if attr:
+                obj = getattr(obj, attr)
+            else:
+                obj = obj[int(key)] if key.isdigit() else obj[ast.literal_eval(key)]
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError, SyntaxError):
+            return "?"
+    return type(obj).__name__
+
+
 # ------------------------------------------------------------------------------------------ versions
 
 
@@ -353,6 +459,9 @@ def save(name: str, model: Any, metadata: dict[str, Any] | None = None, *, promo
         )
     digest = _sha256(data)
     meta = dict(metadata or {})
+    unset = missing_fitted_state(model)  # attributes the current code sets only sometimes
+    if unset:
+        meta["unset_attributes"] = unset
     with _name_lock(name):
         version = _highwater(name) + 1
         d = model_dir(name, create=True)
@@ -415,15 +524,23 @@ def load(name: str, version: int | None = None) -> tuple[Any, ModelInfo]:
         if version is None:
             raise ModelError(f"no model {name!r} is registered; train it with `paiid train`")
     doc, data = verify(name, version)
-    model = _loads_trusted(data, f"model file of {name!r} v{version} ({_model_path(name, version)})")
+    try:
+        model = _loads_trusted(data, f"model file of {name!r} v{version} ({_model_path(name, version)})")
+    except ModelError as exc:
+        raise ModelError(
+            f"{exc.message} (saved by {_saved_by(doc)}; this is paiid {__version__}); retrain with "
+            f"`paiid train` or roll back with `paiid models rollback {name}`"
+        ) from None
+    _check_fitted_state(name, version, model, doc)
     return model, _info(name, version, doc, promoted_version(name))
 
 
-def load_serving(name: str) -> tuple[Any, ModelInfo]:
+def load_serving(name: str, skip: dict[int, str] | None = None) -> tuple[Any, ModelInfo]:
     """The newest version ≤ the promoted one that verifies and loads (warning about each refused one).
 
     `info.version` says which version serves; `info.fallback_from` and `info.problems` say why it is not
-    the promoted one when a fallback happened.
+    the promoted one when a fallback happened. `skip` maps versions already found unusable (e.g. one
+    that failed at predict time, see `paiid.engine.service`) to why; they are passed over like corrupt ones.
     """
     _check_name(name)
     top = promoted_version(name)
@@ -431,6 +548,9 @@ def load_serving(name: str) -> tuple[Any, ModelInfo]:
         raise ModelError(f"no model {name!r} is registered; train it with `paiid train`")
     problems: list[str] = []
     for v in sorted((x for x in versions(name) if x <= top), reverse=True):
+        if skip and v in skip:
+            problems.append(skip[v])
+            continue
         try:
             model, info = load(name, v)
         except ModelError as exc:

@@ -117,7 +117,7 @@ def data_bars(
 
     full = load_bars(symbol, end=date)
     if full.empty:
-        raise NotEnoughHistory("a chart", 1, 0)
+        raise NotEnoughHistory(f"a chart of {symbol.strip().upper()}{f' up to {date}' if date else ''}", 1, 0)
     bars = full.iloc[-tail:]
     payload = {
         "symbol": symbol.strip().upper(),
@@ -155,7 +155,8 @@ def ai_chart(
     sym = normalise_symbol(symbol)
     full = load_bars(sym, end=date)
     if len(full) < MIN_BARS:  # 422 before any model is loaded
-        raise NotEnoughHistory("a chart with patterns", MIN_BARS, len(full))
+        raise NotEnoughHistory(f"a chart with patterns of {sym}{f' up to {date}' if date else ''}",
+                               MIN_BARS, len(full))
     bars = full.iloc[-tail:]
     tf = timeframe_of(full.index)
     found = patterns_answer(get_model("pattern_scorer"), full, sym, tf, recent_bars=max(tail, RECENT_BARS))

@@ -1,0 +1,121 @@
+"""Every command that takes a symbol, given bad input, through the real `paiid` console script.
+
+For each of features, backtest, regime, recommend, predict-trade, patterns and optimize: an unknown
+symbol, an as-of date (`--date`, or `--end` for the commands that take a range) before the symbol has
+enough history, a symbol whose whole history is too short (imported from a file: the only way to reach
+`features`, which has no date option) and a date that is no date. Each must exit 2 with one line
+`error: ...` on stderr naming the problem, print nothing on stdout (`--json` promises one document or
+nothing), never show a traceback — and fail before any model is trained or loaded: the sweep runs in
+an empty PAIID_HOME and checks that no model was registered, which is also what keeps it fast.
+Usage mistakes caught by typer itself (missing option, bad value, unknown command) follow the same rule.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paiid.data import load_bars
+
+PAIID = str(Path(sys.executable).with_name("paiid"))
+
+#: command -> (argv after the symbol, the option giving the as-of date, or None when it has none)
+COMMANDS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "features": ((), None),
+    "backtest": (("--strategy", "momentum-macd"), "--end"),
+    "regime": ((), "--date"),
+    "recommend": ((), "--date"),
+    "predict-trade": (("--strategy", "momentum-macd", "--side", "long"), "--date"),
+    "patterns": ((), "--date"),
+    "optimize": (("--strategy", "momentum-macd", "--trials", "2", "--splits", "2"), "--end"),
+}
+#: 40 bars into SPX (it starts 1999-01-04): fewer than any command needs.
+EARLY = "1999-03-01"
+SHORT_BARS = 60
+
+
+def paiid(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PAIID_HOME": str(home), "PAIID_QUIET": "1"}
+    env.pop("PAIID_DATABASE_URL", None)
+    env.pop("PAIID_DEBUG", None)
+    return subprocess.run([PAIID, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty PAIID_HOME (no models) holding one imported symbol, SHORT, with 60 bars."""
+    home = tmp_path_factory.mktemp("sweep-home")
+    csv = home / "short.csv"
+    load_bars("SPX").iloc[-SHORT_BARS:].reset_index().to_csv(csv, index=False)
+    out = paiid(home, "data", "import", str(csv), "--symbol", "SHORT", "--json")
+    assert out.returncode == 0, out.stderr
+    return home
+
+
+def _argv(command: str, symbol: str, date: str | None = None) -> list[str]:
+    extra, date_opt = COMMANDS[command]
+    argv = [command, symbol, *extra, "--json"]
+    if date is not None:
+        assert date_opt is not None
+        argv += [date_opt, date]
+    return argv
+
+
+def _check_exit_2(out: subprocess.CompletedProcess, *needles: str) -> str:
+    assert "Traceback" not in out.stdout + out.stderr, out.stderr
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    assert out.stdout == ""
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
+    for needle in needles:
+        assert needle in out.stderr, (needle, out.stderr)
+    return out.stderr
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_unknown_symbol(home: Path, command: str) -> None:
+    err = _check_exit_2(paiid(home, *_argv(command, "nope")), "unknown symbol 'NOPE'", "paiid data import")
+    assert "SPX" in err  # names the symbols that do exist
+
+
+@pytest.mark.parametrize("command", [c for c, (_, opt) in COMMANDS.items() if opt])
+def test_date_before_enough_history(home: Path, command: str) -> None:
+    _check_exit_2(paiid(home, *_argv(command, "SPX", EARLY)), "needs at least", "bars of history",
+                  "are available")
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_symbol_with_too_little_history(home: Path, command: str) -> None:
+    _check_exit_2(paiid(home, *_argv(command, "SHORT")), "needs at least", f"only {SHORT_BARS} are available")
+
+
+@pytest.mark.parametrize("command", [c for c, (_, opt) in COMMANDS.items() if opt])
+def test_date_that_is_no_date(home: Path, command: str) -> None:
+    _check_exit_2(paiid(home, *_argv(command, "SPX", "someday")), "someday")
+
+
+@pytest.mark.parametrize("symbol", ["", "sp x"])
+def test_malformed_symbol(home: Path, symbol: str) -> None:
+    _check_exit_2(paiid(home, *_argv("regime", symbol)), "invalid symbol")
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (("backtest", "SPX", "--json"), ("Missing option '--strategy'", "paiid backtest --help")),
+    (("predict-trade", "SPX", "--json"), ("Missing option '--strategy'", "paiid predict-trade --help")),
+    (("features", "SPX", "--tail", "0", "--json"), ("'--tail'", "paiid features --help")),
+    (("backtest", "SPX", "-s", "momentum-macd", "--fraction", "abc", "--json"), ("'--fraction'",)),
+    (("regime", "SPX", "--bogus", "--json"), ("No such option: --bogus",)),
+    (("regime", "--json"), ("Missing argument",)),
+    (("no-such-command",), ("No such command 'no-such-command'", "paiid --help")),
+])
+def test_usage_errors_are_one_line(home: Path, args: tuple[str, ...], needles: tuple[str, ...]) -> None:
+    """Mistakes typer/click catch (missing option, bad value, unknown command) follow the same contract."""
+    _check_exit_2(paiid(home, *args), *needles)
+
+
+def test_bad_input_never_trains_or_registers_a_model(home: Path) -> None:
+    """Runs last in this module: after every bad request above, the home still has no model."""
+    assert not list((home / "models").glob("*/v*.json"))
