@@ -64,19 +64,38 @@ def render_results(evaluation: dict, bench: dict) -> str:
     ]
     reg = evaluation.get("regime", {})
     if "synthetic_accuracy" in reg:
+        fresh = reg.get("synthetic_fresh_seeds", {})
+        hmm = reg.get("synthetic_hmm", {})
+        hard = reg.get("synthetic_realistic_strength", {})
         lines += [
-            "| regime detection (synthetic, held-out series) | ours | naive rule |",
-            "|---|---|---|",
-            f"| accuracy | {fmt(reg.get('synthetic_accuracy'), True)} | {fmt(reg.get('naive_baseline_accuracy'), True)} |",
-            "",
+            "| regime detection, accuracy on held-out synthetic series | ours | naive rule | naive rule + ranging band |",
+            "|---|---|---|---|",
+            f"| K-Means (default), seed 0 | {fmt(reg.get('synthetic_accuracy'), True)} | "
+            f"{fmt(reg.get('naive_baseline_accuracy'), True)} | {fmt(reg.get('naive_with_ranging_band_accuracy'), True)} |",
         ]
+        if fresh:
+            band = fresh.get("naive_with_ranging_band_accuracy", [])
+            lines.append(
+                f"| K-Means, {len(fresh.get('seeds', []))} fresh seeds (min / mean) | {fmt(fresh.get('min_accuracy'), True)} / "
+                f"{fmt(fresh.get('mean_accuracy'), True)} | — | {fmt(min(band), True) if band else '—'} / "
+                f"{fmt(sum(band) / len(band), True) if band else '—'} |")
+        if hmm:
+            lines.append(f"| Gaussian HMM, seed 0 | {fmt(hmm.get('accuracy'), True)} | {fmt(hmm.get('naive_baseline_accuracy'), True)} | "
+                         f"{fmt(hmm.get('naive_with_ranging_band_accuracy'), True)} |")
+        if hard:
+            lines.append(f"| K-Means, index-like (weaker) trends | {fmt(hard.get('accuracy'), True)} | "
+                         f"{fmt(hard.get('naive_baseline_accuracy'), True)} | {fmt(hard.get('naive_with_ranging_band_accuracy'), True)} |")
+        lines += ["", "The naive rules' thresholds are tuned on the training series' true labels (generous baselines); "
+                  "ours never sees a label.", ""]
         eps = reg.get("episodes", [])
         if eps:
-            lines += ["| SPX episode | dominant regime | share of days |", "|---|---|---|"]
+            lines += ["| SPX episode | SPX return | dominant | bullish | bearish | ranging | high vol |", "|---|---|---|---|---|---|---|"]
             for e in eps:
-                shares = e.get("regime_shares", {})
-                dom = e.get("dominant")
-                lines.append(f"| {e.get('name')} ({e.get('start')} – {e.get('end')}) | {dom} | {fmt(shares.get(dom), True)} |")
+                sh = e.get("regime_shares", {})
+                lines.append(
+                    f"| {e.get('name')} ({e.get('start')} – {e.get('end')}) | {fmt(e.get('spx_return'), True)} | {e.get('dominant')} | "
+                    + " | ".join(fmt(sh.get(r), True) for r in ("trending_bullish", "trending_bearish", "ranging", "high_volatility"))
+                    + " |")
             lines.append("")
     sel = evaluation.get("selector", {})
     if "top1_accuracy" in sel:
@@ -95,11 +114,17 @@ def render_results(evaluation: dict, bench: dict) -> str:
         ]
     tp = evaluation.get("trade_probability", {})
     if "brier" in tp:
+        def ci(key: str) -> str:
+            c = tp.get(key)
+            return f" (95% CI {fmt(c[0])} – {fmt(c[1])})" if isinstance(c, list) and len(c) == 2 else ""
+
         lines += [
-            "| trade win-probability | ours | base rate |",
+            f"| trade win-probability ({tp.get('cv')}, {fmt(tp.get('n_test'))} test events) | ours | base rate |",
             "|---|---|---|",
             f"| Brier score (lower is better) | {fmt(tp.get('brier'))} | {fmt(tp.get('baseline_brier'))} |",
-            f"| AUC | {fmt(tp.get('auc'))} | 0.5 |",
+            f"| Brier skill score (1 − Brier / base) | {fmt(tp.get('brier_skill'))}{ci('brier_skill_ci95')} | 0 |",
+            f"| AUC of the forest before shrinkage | {fmt(tp.get('auc_model'))}{ci('auc_model_ci95')} | 0.5 |",
+            f"| weight on the forest (learned on inner folds; 0 = base rate) | {fmt(tp.get('blend_weight'))} | — |",
             "",
         ]
     pat = evaluation.get("patterns", {})
@@ -138,6 +163,21 @@ def render_results(evaluation: dict, bench: dict) -> str:
     return "\n".join(lines)
 
 
+def screenshot(html: Path, png: Path) -> None:
+    """A PNG of a plotly HTML file for the README, by Debian's chromium (no kaleido, no download)."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(html.resolve().as_uri())
+        page.wait_for_selector(".main-svg", timeout=30_000)
+        page.screenshot(path=str(png), full_page=True)
+        browser.close()
+
+
 def start_server(env: dict[str, str]) -> subprocess.Popen:
     """`paiid serve` on 127.0.0.1:8000 for the README's curl examples (models already trained)."""
     import time
@@ -171,7 +211,10 @@ def main() -> None:
             evaluation = json.loads((Path(args.results_from) / "evaluate.json").read_text())
             bench = json.loads((Path(args.results_from) / "bench.json").read_text())
         else:
-            evaluation = json.loads(run("paiid evaluate --json", env))
+            plot = ROOT / "artifacts" / "selector_equity.html"
+            plot.parent.mkdir(exist_ok=True)
+            evaluation = json.loads(run(f"paiid evaluate --json --plot {plot}", env))
+            screenshot(plot, ROOT / "docs" / "selector_equity.png")
             bench = json.loads(run("paiid bench --json", env))
         readme = RESULTS.sub(lambda _: render_results(evaluation, bench), readme)
     server = start_server(env) if "127.0.0.1:8000" in readme else None
