@@ -7,35 +7,8 @@ saying what to do: 404 for an unknown path (any method), 405 naming the allowed 
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
-import uvicorn
-
-from paiid.api.app import create_app
-
-
-@pytest.fixture
-def server(paiid_home: Path) -> Iterator[str]:
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not (srv.started and srv.servers):
-        assert thread.is_alive(), "uvicorn did not start"
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        time.sleep(0.02)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
 
 
 def _detail(r: httpx.Response) -> str:

@@ -12,17 +12,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from paiid.api.app import create_app
 from paiid.data import load_bars
 
 PAIID = str(Path(sys.executable).with_name("paiid"))
@@ -78,24 +74,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def server(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def server_env(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app of `server` (tests/api/conftest.py) serves this home, with an API key set."""
     monkeypatch.setenv("PAIID_HOME", str(home))
     monkeypatch.setenv("PAIID_API_KEY", API_KEY)
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not (srv.started and srv.servers):
-        assert thread.is_alive(), "uvicorn did not start"
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        time.sleep(0.02)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
 
 
 def _call(server: str, endpoint: tuple[str, str], symbol: str, date: str | None = None) -> httpx.Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -109,18 +108,6 @@ def _not_found(routes: list[BaseRoute], scope: Scope, path: str, method: str) ->
             "(interactive docs at /docs)")
 
 
-def _stale_model_error(exc: Exception) -> PaiidError | None:
-    """The `ModelError` explaining `exc` when a served model raised it (a stale file), else None."""
-    service = sys.modules.get("paiid.engine.service")  # only if a model was served at all
-    if service is None:
-        return None
-    try:
-        return service.stale_model_error(exc)
-    except Exception:  # noqa: BLE001 - explaining an error must not raise another one
-        log.exception("could not explain %s", type(exc).__name__)
-        return None
-
-
 def create_app() -> FastAPI:
     app = FastAPI(
         title="paiid",
@@ -144,7 +131,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
-        stale = _stale_model_error(exc)
+        from paiid.engine.service import explain_failure
+
+        stale = explain_failure(exc)
         if stale is not None:  # a served model saved by older code: 503, and the next request falls back
             log.warning("%s", stale.message)
             return JSONResponse(status_code=stale.status_code, content={"detail": stale.message})

@@ -46,7 +46,9 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except Exception as exc:  # noqa: BLE001 - the contract forbids tracebacks
-            stale = _stale_model_error(exc)
+            from paiid.engine.service import explain_failure
+
+            stale = explain_failure(exc)
             if stale is not None:
                 fail(stale.message.replace("\n", " "), stale.exit_code)
             if os.environ.get("PAIID_DEBUG"):
@@ -54,17 +56,6 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
             fail(f"internal error: {type(exc).__name__}: {exc} (set PAIID_DEBUG=1 for a traceback)", 1)
 
     return wrapper
-
-
-def _stale_model_error(exc: Exception) -> PaiidError | None:
-    """The `ModelError` explaining `exc` when a served model raised it (stale file), else None."""
-    service = sys.modules.get("paiid.engine.service")  # only if a model was served at all
-    if service is None:
-        return None
-    try:
-        return service.stale_model_error(exc)
-    except Exception:  # noqa: BLE001 - explaining an error must not raise another one
-        return None
 
 
 def emit(payload: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:

@@ -8,6 +8,7 @@ from another process is picked up at the next call with a single `stat`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from paiid import config
 from paiid.engine import registry
 from paiid.engine.registry import ModelInfo
 from paiid.errors import ModelError
+
+log = logging.getLogger("paiid.engine")
 
 
 @dataclass
@@ -123,6 +126,15 @@ def _objects_of(model: Any) -> set[int]:
     walk(model, 0)
     ids.add(id(model))
     return ids
+
+
+def explain_failure(exc: BaseException) -> ModelError | None:
+    """`stale_model_error` for the front ends' last-resort handlers: explaining an error never raises."""
+    try:
+        return stale_model_error(exc)
+    except Exception:  # noqa: BLE001 - see docstring
+        log.exception("could not explain %s", type(exc).__name__)
+        return None
 
 
 def stale_model_error(exc: BaseException) -> ModelError | None:
