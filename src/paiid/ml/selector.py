@@ -427,6 +427,13 @@ def _finite(v: Any) -> float | None:
 # ------------------------------------------------------------------------------------------ trainer
 
 
+def selector_for(ds: Any, *, kind: str, n_estimators: int, seed: int) -> StrategySelector:
+    """An unfitted selector shaped for dataset `ds` (its templates, features, horizon and step): the one
+    recipe the trainer and `paiid evaluate` share, so what is scored is what is served."""
+    return StrategySelector(kind=kind, n_estimators=n_estimators, random_state=seed, templates=ds.templates,
+                            feature_names=ds.feature_names, horizon=ds.horizon, step=ds.step)
+
+
 def train(
     symbols: list[str],
     *,
@@ -451,15 +458,7 @@ def train(
     source = next(iter(ds.contexts.values())).regime_source
 
     def make() -> StrategySelector:
-        return StrategySelector(
-            kind=kind,
-            n_estimators=n_estimators,
-            random_state=seed,
-            templates=ds.templates,
-            feature_names=ds.feature_names,
-            horizon=ds.horizon,
-            step=ds.step,
-        )
+        return selector_for(ds, kind=kind, n_estimators=n_estimators, seed=seed)
 
     cv = cross_validate(ds, make, seed=seed, regime_model=regime_model if source == "model" else None)
     scores = summarize(ds, cv, seed=seed)

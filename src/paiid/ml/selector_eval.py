@@ -346,7 +346,7 @@ def evaluate(
     """The selector part of `paiid evaluate` on the default (daily) symbols; `plot` writes the OOS
     equity chart (HTML) there."""
     from paiid.ml.dataset import build_dataset, check_causal, load_symbols
-    from paiid.ml.selector import StrategySelector
+    from paiid.ml.selector import StrategySelector, selector_for
 
     if symbols is None:
         from paiid.data import describe_symbols
@@ -357,15 +357,7 @@ def evaluate(
     ds = build_dataset(bars, regime_model=regime_model)
 
     def make() -> StrategySelector:
-        return StrategySelector(
-            kind=kind,
-            n_estimators=n_estimators,
-            random_state=seed,
-            templates=ds.templates,
-            feature_names=ds.feature_names,
-            horizon=ds.horizon,
-            step=ds.step,
-        )
+        return selector_for(ds, kind=kind, n_estimators=n_estimators, seed=seed)
 
     cv = cross_validate(ds, make, seed=seed, regime_model=regime_model)
     out = summarize(ds, cv, seed=seed, with_curves=True)

@@ -704,6 +704,13 @@ def trade_answer(
 # ------------------------------------------------------------------------------------------ trainer
 
 
+def model_for(ds: TradeDataset, *, n_estimators: int, seed: int) -> TradeProbModel:
+    """An unfitted model shaped for dataset `ds`: the one recipe the trainer and `paiid evaluate` share,
+    so what is scored is what is served."""
+    return TradeProbModel(n_estimators=n_estimators, random_state=seed, templates=ds.templates,
+                          feature_names=ds.feature_names, horizon=ds.horizon)
+
+
 def train(
     symbols: list[str], *, seed: int = 0, deps: dict[str, Any] | None = None, n_estimators: int = 300
 ) -> Any:
@@ -723,13 +730,7 @@ def train(
         raise NotEnoughHistory("training the trade-probability model (entry events)", 200, len(ds))
 
     def make() -> TradeProbModel:
-        return TradeProbModel(
-            n_estimators=n_estimators,
-            random_state=seed,
-            templates=ds.templates,
-            feature_names=ds.feature_names,
-            horizon=ds.horizon,
-        )
+        return model_for(ds, n_estimators=n_estimators, seed=seed)
 
     cv = cross_validate(ds, make)
     scores = summarize(ds, cv)

@@ -238,7 +238,7 @@ def summarize(ds: TradeDataset, cv: dict[str, Any], *, seed: int = 0) -> dict[st
 def evaluate(seed: int = 0, *, symbols: list[str] | None = None, n_estimators: int = 300) -> dict[str, Any]:
     """The trade-probability part of `paiid evaluate` on the default (daily) symbols."""
     from paiid.ml.dataset import load_symbols
-    from paiid.ml.tradeprob import TradeProbModel, build_trade_dataset
+    from paiid.ml.tradeprob import TradeProbModel, build_trade_dataset, model_for
 
     if symbols is None:
         from paiid.data import describe_symbols
@@ -247,13 +247,7 @@ def evaluate(seed: int = 0, *, symbols: list[str] | None = None, n_estimators: i
     ds = build_trade_dataset(load_symbols(symbols))
 
     def make() -> TradeProbModel:
-        return TradeProbModel(
-            n_estimators=n_estimators,
-            random_state=seed,
-            templates=ds.templates,
-            feature_names=ds.feature_names,
-            horizon=ds.horizon,
-        )
+        return model_for(ds, n_estimators=n_estimators, seed=seed)
 
     out = summarize(ds, cross_validate(ds, make), seed=seed)
     out["symbols"] = list(symbols)
