@@ -17,6 +17,19 @@ class PaiidError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self) -> tuple:
+        """Pickle as (class, message, attributes) so subclasses whose `__init__` takes other arguments
+        than the message (`UnknownSymbol(symbol)`, `NotEnoughHistory(what, needed, available)`) come
+        back from a worker process as themselves, with the same message and fields."""
+        return _unpickle, (type(self), self.message), self.__dict__
+
+
+def _unpickle(cls: type[PaiidError], message: str) -> PaiidError:
+    """A `cls` carrying `message`, built without `cls.__init__`; pickle then restores its fields."""
+    error = cls.__new__(cls)
+    PaiidError.__init__(error, message)
+    return error
+
 
 class BadInput(PaiidError):
     """Bad parameters, unknown strategy id, malformed file, ..."""

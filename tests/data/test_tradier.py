@@ -246,7 +246,7 @@ def test_refetch_is_idempotent(tradier: TradierStub) -> None:
     tradier.add_days(AAPL_JAN_2019)
     fetch_and_store("AAPL", "2019-01-02", "2019-01-04", client=client_for(tradier))
     again = fetch_and_store("AAPL", "2019-01-02", "2019-01-04", client=client_for(tradier))
-    assert again["inserted"] == 0 and again["updated"] == 3
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 3)
     assert len(load_bars("AAPL")) == 3
 
 
@@ -258,6 +258,17 @@ def test_429_then_200_waits_as_retry_after_says(tradier: TradierStub) -> None:
     assert result["rows"] == 3
     assert len(tradier.requests) == 2
     assert waits == [2.0]
+
+
+def test_503_with_an_http_date_retry_after_waits_until_then(tradier: TradierStub) -> None:
+    tradier.add_days(AAPL_JAN_2019)
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    tradier.then(503, b"", {"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")})
+    waits: list[float] = []
+    result = fetch_and_store("AAPL", "2019-01-02", "2019-01-04", client=client_for(tradier, waits))
+    assert result["rows"] == 3 and len(tradier.requests) == 2
+    (wait,) = waits  # the date, not the 0.01 s backoff, decides (HTTP dates have whole seconds)
+    assert 25 <= wait <= 31
 
 
 def test_5xx_is_retried_with_exponential_backoff_then_fails(tradier: TradierStub) -> None:

@@ -132,3 +132,27 @@ def test_thread_safe_under_concurrent_puts():
 def test_maxsize_must_be_positive():
     with pytest.raises(ValueError):
         LRUCache(maxsize=0)
+
+
+def test_a_thread_waiting_on_a_failed_computation_computes_in_turn():
+    c: LRUCache[int] = LRUCache()
+    started = threading.Event()
+    outcome: list[object] = []
+
+    def boom() -> int:
+        started.set()
+        time.sleep(0.3)  # the second thread arrives and waits meanwhile
+        raise ValueError("no")
+
+    def first() -> None:
+        try:
+            c.get_or_compute(("k",), boom)
+        except ValueError as exc:
+            outcome.append(exc)
+
+    leader = threading.Thread(target=first)
+    leader.start()
+    started.wait()
+    assert c.get_or_compute(("k",), lambda: 7) == (7, False)  # waited, then computed itself
+    leader.join()
+    assert isinstance(outcome[0], ValueError) and c.get(("k",)) == 7

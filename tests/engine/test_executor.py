@@ -52,6 +52,7 @@ def test_worker_errors_arrive_with_their_type_and_fields():
     with pytest.raises(NotEnoughHistory) as info:
         executor.map(fn, [500, 3, 600, 700], workers=2)
     assert info.value.available == 3 and info.value.exit_code == 2
+    assert "in walk_forward" in str(info.value.__cause__)  # the worker's traceback comes along
     with pytest.raises(ZeroDivisionError):
         executor.map(functools.partial(operator.truediv, 1), [1, 0, 2], workers=2)
 

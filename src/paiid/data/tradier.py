@@ -5,9 +5,10 @@ Two quirks shape the parser: a range with no bars comes back as `{"history": nul
 with exactly one bar has `day` as a single object instead of a one-element list.
 
 Long ranges are split into chunks of at most a year so that no single response is huge and one
-failed request costs little to repeat. Rate limits (429) and server errors (5xx) are retried with
-exponential backoff, honouring `Retry-After`; the number of attempts is bounded so a dead upstream
-fails in seconds, not forever. A rejected token (401/403) is never retried: it will not fix itself.
+failed request costs little to repeat. Rate limits (429) and server errors (5xx) are retried by
+tenacity with exponential backoff, honouring `Retry-After`; the number of attempts is bounded so a
+dead upstream fails in seconds, not forever. A rejected token (401/403) is never retried: it will
+not fix itself.
 Days Tradier sends without prices (null or "NaN") are dropped and reported; anything else wrong
 with the bars fails validation and stores nothing.
 
@@ -29,9 +30,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+import tenacity
 
 from paiid.data.bundled import BUNDLED
-from paiid.data.repository import normalise_symbol
+from paiid.data.repository import claim_symbol
 from paiid.errors import BadInput, UpstreamError
 
 DEFAULT_BASE_URL = "https://api.tradier.com"
@@ -131,6 +133,27 @@ def parse_history(payload: Any, what: str = "Tradier history") -> list[dict[str,
     return days
 
 
+class _TryAgain(Exception):
+    """A response worth another attempt (rate limit or server trouble), kept for its `Retry-After`."""
+
+    def __init__(self, response: httpx.Response):
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+class _WaitRetryAfter(tenacity.wait.wait_base):
+    """tenacity wait: what `Retry-After` says when the server sent it, else exponential backoff
+    (base × 2^(attempt-1)); never longer than `MAX_WAIT_S`."""
+
+    def __init__(self, backoff_base: float):
+        self.backoff = tenacity.wait_exponential(multiplier=backoff_base, max=MAX_WAIT_S)
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome is not None else None
+        hinted = _retry_after(exc.response.headers.get("Retry-After")) if isinstance(exc, _TryAgain) else None
+        return min(hinted, MAX_WAIT_S) if hinted is not None else self.backoff(retry_state)
+
+
 @dataclass
 class TradierClient:
     """A small synchronous client for the one Tradier endpoint paiid needs."""
@@ -172,44 +195,46 @@ class TradierClient:
             base = base[: -len("/v1")]
         return base + HISTORY_PATH
 
-    def _wait_for(self, attempt: int, response: httpx.Response | None) -> float:
-        """Exponential backoff (base × 2^attempt) unless the server said how long to wait."""
-        hinted = _retry_after(response.headers.get("Retry-After")) if response is not None else None
-        wait = hinted if hinted is not None else self.backoff_base * (2**attempt)
-        return min(wait, MAX_WAIT_S)
+    def _send(self, client: httpx.Client, params: dict[str, str]) -> httpx.Response:
+        """One attempt; a rate limit (429) or server trouble (5xx) is raised as `_TryAgain`."""
+        response = client.get(self.history_url, params=params)
+        if response.status_code == 429 or 500 <= response.status_code < 600:
+            raise _TryAgain(response)
+        return response
 
     def _get(self, client: httpx.Client, params: dict[str, str]) -> Any:
         """One logical request: retried on 429/5xx/transport errors, decoded as JSON."""
         what = f"Tradier history for {params['symbol']} {params['start']}..{params['end']}"
         attempts = self.max_retries + 1
-        last = ""
-        for attempt in range(attempts):
-            response: httpx.Response | None = None
-            try:
-                response = client.get(self.history_url, params=params)
-            except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                status = response.status_code
-                if status in (401, 403):
-                    raise BadInput(
-                        f"Tradier rejected the token (HTTP {status}): check TRADIER_TOKEN is a valid, "
-                        "unexpired access token for the API at " + self.history_url.removesuffix(HISTORY_PATH)
-                        + " (sandbox tokens only work with TRADIER_BASE_URL=https://sandbox.tradier.com)"
-                    )
-                if status == 200:
-                    try:
-                        return response.json()
-                    except (json.JSONDecodeError, UnicodeDecodeError):
-                        snippet = response.text[:80].replace("\n", " ")
-                        raise UpstreamError(f"{what}: response is not JSON ({snippet!r})") from None
-                if status != 429 and not 500 <= status < 600:  # only rate limits and server trouble pass
-                    snippet = response.text[:200].replace("\n", " ").strip()
-                    raise UpstreamError(f"{what}: HTTP {status} {snippet}".rstrip())
-                last = f"HTTP {status}"
-            if attempt + 1 < attempts:
-                self.sleep(self._wait_for(attempt, response))
-        raise UpstreamError(f"{what} failed after {attempts} attempt(s) (last: {last}); try again later")
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((httpx.TransportError, _TryAgain)),
+            stop=tenacity.stop_after_attempt(attempts),
+            wait=_WaitRetryAfter(self.backoff_base),
+            sleep=self.sleep,
+        )
+        try:
+            response = retrying(self._send, client, params)
+        except tenacity.RetryError as err:
+            exc = err.last_attempt.exception()
+            last = str(exc) if isinstance(exc, _TryAgain) else f"{type(exc).__name__}: {exc}"
+            raise UpstreamError(
+                f"{what} failed after {attempts} attempt(s) (last: {last}); try again later"
+            ) from None
+        status = response.status_code
+        if status in (401, 403):  # a rejected token will not fix itself: never retried
+            raise BadInput(
+                f"Tradier rejected the token (HTTP {status}): check TRADIER_TOKEN is a valid, "
+                "unexpired access token for the API at " + self.history_url.removesuffix(HISTORY_PATH)
+                + " (sandbox tokens only work with TRADIER_BASE_URL=https://sandbox.tradier.com)"
+            )
+        if status != 200:
+            snippet = response.text[:200].replace("\n", " ").strip()
+            raise UpstreamError(f"{what}: HTTP {status} {snippet}".rstrip())
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            snippet = response.text[:80].replace("\n", " ")
+            raise UpstreamError(f"{what}: response is not JSON ({snippet!r})") from None
 
     def history(self, symbol: str, start: str | dt.date, end: str | dt.date) -> pd.DataFrame:
         """Daily bars for [start, end] as a raw table (date, open, high, low, close, volume).
@@ -239,7 +264,7 @@ def fetch_and_store(
     """Fetch daily bars from Tradier and store them like an import (validated, atomic, idempotent)."""
     from paiid.data.importer import import_bars
 
-    sym = normalise_symbol(symbol)
+    sym = claim_symbol(symbol)
     if sym in BUNDLED:  # fail before spending any request on it
         raise BadInput(f"{sym} is a bundled symbol and cannot be overwritten; fetch it under another name")
     first, last = parse_date(start, "start"), parse_date(end, "end")

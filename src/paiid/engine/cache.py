@@ -9,17 +9,17 @@ remember to invalidate anything. `prune()` drops such dead entries eagerly when 
 they are dead (e.g. the model versions changed), so memory goes to answers that can still be hit.
 
 The cache is per process (each uvicorn worker has its own); it is thread-safe because FastAPI runs
-sync endpoints on a thread pool.
+sync endpoints on a thread pool. The map and its single-flight locking are cachetools'.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import cachetools
 import pandas as pd
 
 V = TypeVar("V")
@@ -49,44 +49,49 @@ def answer_key(symbol: str, stamp: BarStamp, versions: Mapping[str, Any], *extra
     return (symbol, stamp, tuple(sorted((str(k), v) for k, v in versions.items())), *extra)
 
 
-class _Flight:
-    """A computation in progress that other threads asking for the same key wait for."""
+class _CountingLRU(cachetools.LRUCache):
+    """cachetools' LRU map, counting evictions (cachetools calls `popitem` only to make room)."""
 
-    __slots__ = ("done", "value", "error")
+    evictions = 0
 
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
+    def popitem(self) -> tuple[Key, Any]:
+        self.evictions += 1
+        return super().popitem()
 
 
 class LRUCache(Generic[V]):
     """A bounded, thread-safe least-recently-used map with hit/miss counters.
 
     `maxsize` bounds memory: the least recently used entry is evicted when a new one would exceed it.
+    Storage, eviction and the single-flight locking are cachetools'; this class adds the counters and
+    the `prune` the orchestrator needs. cachetools' maps are not thread-safe, so every access holds
+    the one lock that `cachetools.cached` also uses.
     """
 
     def __init__(self, maxsize: int = 512):
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
-        self.maxsize = maxsize
-        self._data: OrderedDict[Key, V] = OrderedDict()
+        self._data = _CountingLRU(maxsize)
         self._lock = threading.Lock()
-        self._inflight: dict[Key, _Flight] = {}
+        # Single flight: when several threads miss the same key at once (a burst of requests right
+        # after a new bar), one computes and the others wait on the condition instead of all running
+        # the models — under load that is the difference between one cold computation and dozens.
+        # `compute` runs outside the lock, so hits on other keys are never blocked by it.
+        self._single_flight = cachetools.cached(
+            self._data, key=lambda key, _compute: key, lock=self._lock,
+            condition=threading.Condition(self._lock),
+        )(lambda _key, compute: compute())
         self.hits = 0
         self.misses = 0
-        self.evictions = 0
 
     def get(self, key: Key) -> V | None:
         """The value for `key` (marking it most recently used), or None."""
         with self._lock:
-            try:
-                value = self._data[key]
-            except KeyError:
+            value = self._data.get(key)
+            if value is None:
                 self.misses += 1
-                return None
-            self._data.move_to_end(key)
-            self.hits += 1
+            else:
+                self.hits += 1
             return value
 
     def peek(self, key: Key) -> V | None:
@@ -94,7 +99,6 @@ class LRUCache(Generic[V]):
         with self._lock:
             value = self._data.get(key)
             if value is not None:
-                self._data.move_to_end(key)
                 self.hits += 1
             return value
 
@@ -102,45 +106,28 @@ class LRUCache(Generic[V]):
         """Store `value` under `key`, evicting the least recently used entries beyond `maxsize`."""
         with self._lock:
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-                self.evictions += 1
 
     def get_or_compute(self, key: Key, compute: Callable[[], V]) -> tuple[V, bool]:
         """`(value, hit)`: the cached value, or `compute()` stored under `key`.
 
-        Single flight: when several threads miss the same key at once (a burst of requests right
-        after a new bar), one computes and the others wait for its result instead of all running the
-        models — under load that is the difference between one cold computation and dozens. Waiters
-        get `hit=True` (they did not compute) and see the computing thread's exception if it failed.
-        `compute` runs outside the lock, so hits on other keys are never blocked by it.
+        Concurrent misses of one key compute once (see `__init__`); the threads that waited get
+        `hit=True` (they did not compute). A failed computation stores nothing and raises; a thread
+        that was waiting for it then computes in turn.
         """
-        value = self.get(key)
-        if value is not None:
-            return value, True
+        computed = False
+
+        def run() -> V:
+            nonlocal computed
+            computed = True
+            return compute()
+
+        value = self._single_flight(key, run)
         with self._lock:
-            flight = self._inflight.get(key)
-            leader = flight is None
-            if flight is None:
-                flight = self._inflight[key] = _Flight()
-        if not leader:
-            flight.done.wait()
-            if flight.error is not None:
-                raise flight.error
-            return flight.value, True
-        try:
-            value = compute()
-            self.put(key, value)
-            flight.value = value
-            return value, False
-        except BaseException as exc:
-            flight.error = exc
-            raise
-        finally:
-            with self._lock:
-                self._inflight.pop(key, None)
-            flight.done.set()
+            if computed:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return value, not computed
 
     def prune(self, keep: Callable[[Key], bool]) -> int:
         """Drop every entry whose key fails `keep` (e.g. computed by a model version no longer served)."""
@@ -154,7 +141,7 @@ class LRUCache(Generic[V]):
         """Forget everything (counters too), e.g. to measure cold latency."""
         with self._lock:
             self._data.clear()
-            self.hits = self.misses = self.evictions = 0
+            self.hits = self.misses = self._data.evictions = 0
 
     def __len__(self) -> int:
         return len(self._data)
@@ -165,5 +152,5 @@ class LRUCache(Generic[V]):
     def stats(self) -> dict[str, int]:
         """Counters for `/api/ai/cache` style reporting and the tests."""
         with self._lock:
-            return {"size": len(self._data), "maxsize": self.maxsize, "hits": self.hits,
-                    "misses": self.misses, "evictions": self.evictions}
+            return {"size": len(self._data), "maxsize": self._data.maxsize, "hits": self.hits,
+                    "misses": self.misses, "evictions": self._data.evictions}

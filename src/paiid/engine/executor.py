@@ -10,22 +10,18 @@ Universe backtests, optimisation windows and other embarrassingly parallel work 
 Results come back in input order whatever order tasks finish in, and nothing here adds randomness,
 so a deterministic `fn` gives identical results on every back end; that is what lets a run be
 checked on a laptop and then scaled out. `fn` must be a module-level function and items must be
-picklable. Errors raised by `fn` reach the caller with their type and message intact (paiid's own
-errors are rebuilt on this side so the CLI/API still map them to exit codes and statuses).
+picklable. Errors raised by `fn` are pickled back and re-raised by the futures as themselves, so
+the CLI/API still map paiid's errors to exit codes and statuses (`paiid.errors` keeps them picklable).
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib
 import multiprocessing as mp
 import os
-import pickle
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
 from paiid import config
@@ -39,58 +35,8 @@ R = TypeVar("R")
 _FORWARDED_ENV = ("PAIID_HOME", "PAIID_DATABASE_URL", "PAIID_QUIET", "PAIID_DEBUG")
 
 
-@dataclass
-class _Failure:
-    """A picklable stand-in for an exception raised in a worker."""
-
-    module: str
-    qualname: str
-    message: str
-    attrs: dict[str, Any]
-    trace: str
-
-
-def _capture(exc: BaseException) -> _Failure:
-    attrs = {}
-    for key, value in vars(exc).items():
-        try:
-            pickle.dumps(value)
-        except Exception:  # noqa: BLE001 - unpicklable attributes are dropped, the message stays
-            continue
-        attrs[key] = value
-    return _Failure(type(exc).__module__, type(exc).__qualname__, str(exc), attrs, traceback.format_exc())
-
-
-def _rebuild(f: _Failure) -> BaseException:
-    """The worker's exception as the same class if importable here (without calling its __init__,
-    whose signature may differ from its args), else a RuntimeError carrying the worker traceback."""
-    try:
-        cls = getattr(importlib.import_module(f.module), f.qualname)
-        if isinstance(cls, type) and issubclass(cls, BaseException):
-            exc = cls.__new__(cls)
-            BaseException.__init__(exc, f.message)
-            exc.__dict__.update(f.attrs)
-            return exc
-    except Exception:  # noqa: BLE001 - fall through to a generic error
-        pass
-    return RuntimeError(f"{f.module}.{f.qualname}: {f.message}\n--- worker traceback ---\n{f.trace}")
-
-
-def _call(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(item)
-    except Exception as exc:  # noqa: BLE001 - shipped back and re-raised by the caller
-        return False, _capture(exc)
-
-
-def _call_chunk(fn: Callable[[Any], Any], chunk: list[Any]) -> list[tuple[bool, Any]]:
-    out = []
-    for item in chunk:
-        ok, value = _call(fn, item)
-        out.append((ok, value))
-        if not ok:
-            break
-    return out
+def _call_chunk(fn: Callable[[Any], Any], chunk: list[Any]) -> list[Any]:
+    return [fn(item) for item in chunk]
 
 
 def _init_worker(env: dict[str, str | None], path: list[str]) -> None:
@@ -118,15 +64,6 @@ def resolve_scheduler(scheduler: str | None) -> str | None:
 
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
-
-
-def _unwrap(results: list[tuple[bool, Any]]) -> list[Any]:
-    out = []
-    for ok, value in results:
-        if not ok:
-            raise _rebuild(value)
-        out.append(value)
-    return out
 
 
 def _run_serial(fn: Callable[[T], R], items: Sequence[T], desc: str) -> list[R]:
@@ -178,28 +115,18 @@ def _run_processes(fn: Callable[[T], R], items: Sequence[T], workers: int, desc:
     size = max(1, len(items) // (workers * 4))
     chunks = [list(items[i:i + size]) for i in range(0, len(items), size)]
     pool = _pool(workers)
-    results: list[list[tuple[bool, Any]] | None] = [None] * len(chunks)
+    results: list[list[R]] = [[] for _ in chunks]
     futures = {pool.submit(_call_chunk, fn, chunk): i for i, chunk in enumerate(chunks)}
     try:
         for fut in track(_as_completed(set(futures)), desc, total=len(chunks)):
-            chunk_result = fut.result()
-            results[futures[fut]] = chunk_result
-            if any(not ok for ok, _ in chunk_result):
-                break
-    except BaseException:
+            results[futures[fut]] = fut.result()  # re-raises the first error to arrive
+    except (BrokenExecutor, KeyboardInterrupt):
         _drop_pool()  # a broken or interrupted pool is not reused
         raise
     finally:
         for fut in futures:
             fut.cancel()
-    flat: list[tuple[bool, Any]] = []
-    for chunk_result in results:
-        if chunk_result is None:
-            continue
-        flat.extend(chunk_result)
-        if any(not ok for ok, _ in chunk_result):
-            break
-    return _unwrap(flat)
+    return [value for chunk_result in results for value in chunk_result]
 
 
 def _as_completed(pending: set) -> Iterator:
@@ -229,17 +156,14 @@ def _connect(address: str) -> Any:
 def _run_dask(fn: Callable[[T], R], items: Sequence[T], address: str, desc: str) -> list[R]:
     from distributed import as_completed
 
-    results: list[tuple[bool, Any] | None] = [None] * len(items)
+    results: list[Any] = [None] * len(items)
     with _connect(address) as client:
-        futures = client.map(_call, [fn] * len(items), list(items), pure=False)
+        futures = client.map(fn, list(items), pure=False)
         position = {f.key: i for i, f in enumerate(futures)}
+        # An error leaves the `with`: closing the client releases its futures, so the rest is cancelled.
         for fut in track(as_completed(futures, loop=client.loop), desc, total=len(items)):
-            ok, value = fut.result()
-            results[position[fut.key]] = (ok, value)
-            if not ok:
-                client.cancel(futures)
-                raise _rebuild(value)
-    return _unwrap([r for r in results if r is not None])
+            results[position[fut.key]] = fut.result()  # re-raises the worker's error as itself
+    return results
 
 
 def map(  # noqa: A001 - mirrors the builtin on purpose
