@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from paiid.ml.patterns.chart import Detection
+from paiid.ml.patterns.detection import Detection
 from paiid.ml.patterns.outcomes import first_hits, random_entry_rate
 
 

@@ -1,16 +1,23 @@
-"""Chart and candlestick pattern recognition with measured success rates (issue 6).
+"""Chart and candlestick pattern recognition with measured success rates.
 
 - `swings`: zigzag pivots with an ATR-scaled threshold, each with the bar it became known at.
-- `chart`: double tops/bottoms, (inverse) head and shoulders, triangles, support/resistance breaks.
+- `detection`: `Detection`, the one shape every chart and candlestick detector reports.
+- `candidate`: the chart detectors' tolerances (`ChartParams`) and the candidate pattern they propose.
+- `reversals`: double tops/bottoms and (inverse) head and shoulders.
+- `consolidations`: triangles and support/resistance breaks.
+- `chart`: `scan_chart`, which runs every chart detector, confirms the breakouts and drops overlaps.
 - `candles`: TA-Lib's 61 CDL functions in the same shape.
+- `scan`: chart patterns and candles together, and the scorer's input matrix.
 - `outcomes`: target-before-stop labels and the random-entry baseline.
 - `scorer`: the `pattern_scorer` model (success-rate tables + confidence) and its trainer.
 - `answer`: the detect-patterns JSON; `plot`: the HTML chart; `synthetic` / `evaluate`: the honest report.
 """
 
 from paiid.ml.patterns.answer import MIN_BARS, patterns_answer, to_timeframe
+from paiid.ml.patterns.candidate import ChartParams
 from paiid.ml.patterns.candles import CANDLE_TYPES
-from paiid.ml.patterns.chart import CHART_TYPES, ChartParams, Detection
+from paiid.ml.patterns.chart import CHART_TYPES
+from paiid.ml.patterns.detection import Detection
 from paiid.ml.patterns.scan import scan
 from paiid.ml.patterns.scorer import PatternScorer, train
 

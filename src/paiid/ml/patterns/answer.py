@@ -14,7 +14,7 @@ import pandas as pd
 from paiid.data import timeframe_of
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.features import build_features
-from paiid.ml.patterns.chart import Detection
+from paiid.ml.patterns.detection import Detection
 from paiid.ml.patterns.outcomes import HORIZON
 from paiid.ml.patterns.scan import design_matrix, scan
 

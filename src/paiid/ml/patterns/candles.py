@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import talib
 
-from paiid.ml.patterns.chart import Detection
+from paiid.ml.patterns.detection import Detection
 
 CDL_FUNCTIONS: list[str] = sorted(talib.get_function_groups()["Pattern Recognition"])
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from paiid.ml.patterns.chart import Detection
+from paiid.ml.patterns.detection import Detection
 
 #: Bars after confirmation within which the target must be reached.
 HORIZON = {"chart": 60, "candle": 20}
@@ -118,14 +118,3 @@ def random_entry_rate(
     out[idx] = rates
     return out
 
-
-def rate_table(types: Sequence[str], success: np.ndarray) -> dict[str, list[float]]:
-    """type -> [resolved cases, successes] (plain lists so the table can live in a saved model)."""
-    table: dict[str, list[float]] = {}
-    for t, s in zip(types, success, strict=True):
-        if np.isnan(s):
-            continue
-        row = table.setdefault(t, [0.0, 0.0])
-        row[0] += 1.0
-        row[1] += float(s)
-    return table

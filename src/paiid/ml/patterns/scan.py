@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from paiid.features import build_features
+from paiid.ml.patterns.candidate import ChartParams
 from paiid.ml.patterns.candles import scan_candles
-from paiid.ml.patterns.chart import GEOMETRY, ChartParams, Detection, scan_chart
+from paiid.ml.patterns.chart import scan_chart
+from paiid.ml.patterns.detection import GEOMETRY, Detection
 from paiid.ml.patterns.swings import causal_atr
 
 #: Context columns from `paiid.features.build_features` at the confirmation bar. The directional ones

@@ -24,7 +24,8 @@ from sklearn.metrics import roc_auc_score
 from paiid.data import load_bars, walk_forward
 from paiid.errors import NotEnoughHistory
 from paiid.ml.base import Trained, data_fingerprint
-from paiid.ml.patterns.chart import ChartParams, Detection
+from paiid.ml.patterns.candidate import ChartParams
+from paiid.ml.patterns.detection import Detection
 from paiid.ml.patterns.outcomes import HORIZON, detection_outcomes, random_entry_rate
 from paiid.ml.patterns.scan import FEATURES, scan_with_features
 

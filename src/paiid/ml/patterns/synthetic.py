@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from paiid.ml.patterns.chart import CHART_TYPES, ChartParams, scan_chart
+from paiid.ml.patterns.candidate import ChartParams, Line, flat_line, straight_line
+from paiid.ml.patterns.chart import CHART_TYPES, scan_chart
 
 SIGMA = 1.0  # per-bar standard deviation of closes, in price units around 100
 LEAD, TAIL = 30, 30
@@ -112,29 +113,25 @@ def planted_series(kind: str, rng: np.random.Generator) -> Series:
     return Series(_ohlcv(rng, close), kind, start, end)
 
 
-def _breakout_line(base_kind: str, sign: float, prices: list[float], anchors: list[int], ys: list[float]):
+def _breakout_line(
+    base_kind: str, sign: float, prices: list[float], anchors: list[int], ys: list[float],
+) -> tuple[float, Line]:
     """Direction and breakout line of the planted pattern (as the detector will see it if it is clean)."""
-
-    def flat(v: float):
-        return lambda t: np.full(len(t), v)
-
-    def line(i0: int, p0: float, i1: int, p1: float):
-        return lambda t: p0 + (p1 - p0) / (i1 - i0) * (t - i0)
-
     if base_kind == "double_top":
-        return -sign, flat(prices[2])
+        return -sign, flat_line(prices[2])
     if base_kind == "head_and_shoulders":
-        return -sign, line(anchors[2], prices[2], anchors[4], prices[4])
+        return -sign, straight_line(anchors[2], prices[2], anchors[4], prices[4])
     if base_kind == "ascending_triangle":
-        return sign, flat(max(prices[2], prices[4]) if sign > 0 else min(prices[2], prices[4]))
+        return sign, flat_line(max(prices[2], prices[4]) if sign > 0 else min(prices[2], prices[4]))
     if base_kind == "resistance_break":
         tops = [prices[2], prices[4], prices[6]]
-        return sign, flat(max(tops) if sign > 0 else min(tops))
+        return sign, flat_line(max(tops) if sign > 0 else min(tops))
     # symmetric triangle: the line through the two turning points opposite the last one
-    return (1.0 if ys[-1] > ys[-2] else -1.0), line(anchors[2], prices[2], anchors[4], prices[4])
+    return (1.0 if ys[-1] > ys[-2] else -1.0), straight_line(anchors[2], prices[2], anchors[4], prices[4])
 
 
 def noise_series(rng: np.random.Generator, n: int = 160) -> Series:
+    """A random walk of `n` bars with nothing planted (every detection on it is a false positive)."""
     close = 100.0 + np.cumsum(rng.normal(0, SIGMA, n))
     return Series(_ohlcv(rng, close), None)
 
