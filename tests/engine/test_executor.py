@@ -94,7 +94,7 @@ def test_universe_backtest_matches_single_backtests_and_is_identical_across_back
 
 
 def test_dataset_contexts_built_in_workers_equal_the_in_process_ones(universe):
-    from paiid.ml.dataset import build_context
+    from paiid.ml.context import build_context
 
     two = {k: universe[k] for k in list(universe)[:2]}
     got = executor.build_contexts(two, workers=2)

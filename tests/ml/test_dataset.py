@@ -7,18 +7,9 @@ import pandas as pd
 import pytest
 
 from paiid.data import load_bars
-from paiid.ml.dataset import (
-    HORIZON,
-    TEMPLATES,
-    LeakageError,
-    build_context,
-    build_dataset,
-    check_causal,
-    decision_positions,
-    feature_matrix,
-    forward_scores,
-    rule_regime,
-)
+from paiid.ml.context import HORIZON, TEMPLATES, build_context, feature_matrix, rule_regime
+from paiid.ml.leakage import LeakageError, check_causal
+from paiid.ml.selector.dataset import build_dataset, decision_positions, forward_scores
 
 
 @pytest.fixture(scope="module")

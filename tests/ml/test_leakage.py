@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from paiid.data import load_bars
-from paiid.ml.dataset import HORIZON, TEMPLATES, LeakageError, build_dataset, check_causal
-from paiid.ml.selector import StrategySelector
-from paiid.ml.selector_eval import cross_validate, plausibility
+from paiid.ml.context import HORIZON, TEMPLATES
+from paiid.ml.leakage import LeakageError, check_causal
+from paiid.ml.selector import StrategySelector, build_dataset
+from paiid.ml.selector.validation import cross_validate, plausibility
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +40,10 @@ def bars():
 
 
 def _accuracy(ds, y=None) -> tuple[float, float]:
-    def make() -> StrategySelector:
-        return StrategySelector(
-            n_estimators=60, random_state=0, templates=ds.templates, feature_names=ds.feature_names
-        )
-
-    cv = cross_validate(ds, make, y=y, progress=False)
+    model = StrategySelector(
+        n_estimators=60, random_state=0, templates=ds.templates, feature_names=ds.feature_names
+    )
+    cv = cross_validate(ds, model, y=y, progress=False)
     yt = cv["y"][cv["rows"]]
     return float(np.mean(cv["pred"] == yt)), float(np.mean(cv["majority"] == yt))
 

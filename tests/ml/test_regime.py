@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
-from paiid.backtest import FAMILIES
+from paiid.backtest import FAMILIES, STRATEGIES, run_backtest
+from paiid.backtest.metrics import bars_per_year
 from paiid.data import load_bars
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.ml.base import Trained
@@ -15,13 +21,14 @@ from paiid.ml.regime import (
     MIN_BARS,
     REGIMES,
     RegimeDetector,
-    map_clusters,
+    holdout_score,
     regime_answer,
     regime_history,
-    smooth_labels,
     train,
 )
-from paiid.ml.synthetic import generate_many
+from paiid.ml.regime.naming import map_clusters
+from paiid.ml.regime.smoothing import smooth_labels
+from paiid.ml.regime.synthetic import generate_many
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +141,7 @@ def test_detects_synthetic_regimes_on_held_out_series() -> None:
         ok = np.array([p is not None for p in pred])
         hit += int(np.sum(pred[ok] == s.regimes[ok]))
         tot += int(ok.sum())
-    assert hit / tot > 0.75  # chance is about 0.25; the full benchmark is in regime_eval
+    assert hit / tot > 0.75  # chance is about 0.25; the full benchmark is in regime.evaluate
 
 
 def test_hmm_method_fits_and_predicts() -> None:
@@ -215,12 +222,6 @@ def test_trainer_learns_family_ranking_from_out_of_sample_backtests(trained: Tra
 def test_holdout_score_is_the_sharpe_of_following_the_recommended_family(
         trained: Trained, spx: pd.DataFrame) -> None:
     """`paiid retrain`'s test for the regime model, checked against backtests run here independently."""
-    import copy
-
-    from paiid.backtest import STRATEGIES, run_backtest
-    from paiid.backtest.metrics import bars_per_year
-    from paiid.ml.regime import holdout_score
-
     start = spx.index[-500]
     model = copy.deepcopy(trained.model)
     # every regime recommends mean reversion: the score must be that template's holdout Sharpe
@@ -236,3 +237,31 @@ def test_holdout_score_is_the_sharpe_of_following_the_recommended_family(
     # no recommendation anywhere: flat, Sharpe 0
     model.strategy_ranking_ = {r: [] for r in REGIMES}
     assert holdout_score(model, {"SPX": spx}, start)["value"] == 0.0
+
+
+def test_clone_is_an_unfitted_copy_and_every_answer_checks_fitted_state(
+        model: RegimeDetector, spx: pd.DataFrame) -> None:
+    """scikit-learn's contract: `clone` copies the parameters only, and nothing answers unfitted."""
+    fresh = clone(model)
+    assert fresh.get_params() == model.get_params()
+    with pytest.raises(NotFittedError):
+        check_is_fitted(fresh)
+    with pytest.raises(NotFittedError):
+        fresh.predict(spx)
+    with pytest.raises(NotFittedError):
+        regime_answer(fresh, spx, "SPX")
+    with pytest.raises(NotFittedError):
+        holdout_score(fresh, {"SPX": spx}, spx.index[-500])
+
+
+def test_refitting_forgets_everything_learned_before(model: RegimeDetector, spx: pd.DataFrame) -> None:
+    """A refit without the templates' returns (the selector's per-fold refits) learns no ranking, and
+    its state equals a fresh fit's: nothing from the earlier, trained fit survives."""
+    assert any(model.strategy_ranking_.values())  # the trained model did learn a ranking
+    refit = copy.deepcopy(model).set_params(n_init=3).fit(spx)
+    fresh = clone(model).set_params(n_init=3).fit(spx)
+    assert refit.strategy_ranking_ == {r: [] for r in REGIMES} == fresh.strategy_ranking_
+    assert refit.strategy_sharpe_ == fresh.strategy_sharpe_ and refit.walk_forward_scores_ == {}
+    assert set(vars(refit)) == set(vars(fresh))
+    np.testing.assert_array_equal(refit.means_, fresh.means_)
+    assert list(refit.predict(spx)) == list(fresh.predict(spx))

@@ -8,7 +8,7 @@ import pytest
 from paiid.data import load_bars
 from paiid.features import build_features
 from paiid.ml.regime import REGIMES
-from paiid.ml.regime_eval import EPISODES, episodes, evaluate, synthetic_benchmark
+from paiid.ml.regime.evaluate import EPISODES, episodes, evaluate, synthetic_benchmark
 
 
 def test_synthetic_benchmark_scores_held_out_series_against_truth() -> None:
@@ -23,7 +23,7 @@ def test_synthetic_benchmark_scores_held_out_series_against_truth() -> None:
     # confidence is a probability that means something: on held-out truth it is off by < 0.13 on
     # average (the untempered filter, temperature=1, is off by ~0.17 here)
     assert r["calibration_error"] < 0.13
-    assert r["accuracy"] > r["naive_baseline_accuracy"]  # the naive rule, threshold tuned on labels
+    assert r["accuracy"] > r["naive_baseline_accuracy"]  # the naive rule, threshold tuned on labels
 
 
 def test_spx_episodes_are_sensible() -> None:

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from paiid.data import load_bars
-from paiid.ml.dataset import TEMPLATES, build_dataset
-from paiid.ml.selector import StrategySelector, recommend_answer
-from paiid.ml.selector_eval import asset_returns, cross_validate, selection_returns, sharpe, summarize
+from paiid.ml.context import TEMPLATES
+from paiid.ml.selector import OutOfSample, StrategySelector, build_dataset, recommend_answer
+from paiid.ml.selector.plot import equity_plot
+from paiid.ml.selector.validation import (
+    asset_returns,
+    cross_validate,
+    folds,
+    selection_returns,
+    sharpe,
+    summarize,
+)
 
 
 def _make(ds, seed: int = 0, trees: int = 40) -> StrategySelector:
@@ -23,6 +34,12 @@ def _make(ds, seed: int = 0, trees: int = 40) -> StrategySelector:
     )
 
 
+def _oos(ds, cv) -> OutOfSample:
+    rows = cv["rows"]
+    return OutOfSample(ds.X[rows], ds.fwd_return[rows], ds.fwd_drawdown[rows], ds.regime[rows],
+                       scores={"top1_accuracy": 0.4})
+
+
 @pytest.fixture(scope="module")
 def ds():
     return build_dataset({"SPX": load_bars("SPX"), "GOOG": load_bars("GOOG")}, progress=False)
@@ -30,16 +47,12 @@ def ds():
 
 @pytest.fixture(scope="module")
 def cv(ds):
-    return cross_validate(ds, lambda: _make(ds), progress=False)
+    return cross_validate(ds, _make(ds), progress=False)
 
 
 @pytest.fixture(scope="module")
 def fitted(ds, cv) -> StrategySelector:
-    m = _make(ds).fit(ds.X, ds.y, label_end=ds.label_end_rows, embargo=ds.embargo_rows())
-    m.set_history(
-        ds.X[cv["rows"]], ds.fwd_return[cv["rows"]], ds.fwd_drawdown[cv["rows"]], ds.regime[cv["rows"]]
-    )
-    return m
+    return _make(ds).fit(ds.X, ds.y, label_end=ds.label_end_rows, embargo=ds.embargo_rows(), oos=_oos(ds, cv))
 
 
 def test_probabilities_sum_to_one_and_are_calibrated_not_raw(ds, fitted) -> None:
@@ -51,8 +64,6 @@ def test_probabilities_sum_to_one_and_are_calibrated_not_raw(ds, fitted) -> None
 
 
 def test_walk_forward_never_trains_on_labels_that_reach_the_test_period(ds, cv) -> None:
-    from paiid.ml.selector_eval import folds
-
     for sp in folds(ds):
         assert sp.train.max() < sp.test.min()
         assert ds.end_date[sp.train].max() < ds.t_date[sp.test[0]]
@@ -85,6 +96,43 @@ def test_same_seed_same_model_other_seed_other_model(ds) -> None:
     b = _make(ds, seed=3).fit(ds.X[rows], ds.y[rows]).predict_proba(ds.X[700:750])
     c = _make(ds, seed=4).fit(ds.X[rows], ds.y[rows]).predict_proba(ds.X[700:750])
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def _learned_state(model: StrategySelector) -> dict:
+    return {k: v for k, v in vars(model).items() if k.endswith("_") and k != "model_"}
+
+
+def test_clone_is_an_unfitted_copy_that_fits_to_the_same_model(ds, cv, fitted) -> None:
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    with pytest.raises(NotFittedError):
+        check_is_fitted(copy)
+    copy.fit(ds.X, ds.y, label_end=ds.label_end_rows, embargo=ds.embargo_rows(), oos=_oos(ds, cv))
+    assert np.array_equal(copy.predict_proba(ds.X[:50]), fitted.predict_proba(ds.X[:50]))
+    assert copy.validation_ == fitted.validation_ and np.array_equal(copy.hist_X_, fitted.hist_X_)
+
+
+def test_refitting_forgets_everything_learned_before(ds, cv) -> None:
+    """A refit on other rows without a history equals a fresh fit: nothing (history, validation scores,
+    quantiles) survives from the first fit."""
+    a, b = np.arange(500), np.arange(500, 1000)
+    refit = _make(ds).fit(ds.X[a], ds.y[a], oos=_oos(ds, cv)).fit(ds.X[b], ds.y[b])
+    fresh = _make(ds).fit(ds.X[b], ds.y[b])
+    assert refit.validation_ == {} and len(refit.hist_return_) == 0
+    got, want = _learned_state(refit), _learned_state(fresh)
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert np.array_equal(np.asarray(got[key]), np.asarray(value)), key
+    assert np.array_equal(refit.predict_proba(ds.X[-50:]), fresh.predict_proba(ds.X[-50:]))
+
+
+def test_an_unfitted_selector_refuses_to_predict_or_answer(ds) -> None:
+    model = _make(ds)
+    for call in (lambda: model.predict_proba(ds.X[:2]), lambda: model.predict(ds.X[:2]),
+                 lambda: model.expectations(ds.X[0], "ranging"), lambda: model.drivers(ds.X[0]),
+                 lambda: recommend_answer(model, None, load_bars("SPX"), "SPX")):
+        with pytest.raises(NotFittedError):
+            call()
 
 
 def test_registry_round_trip_keeps_answers(fitted) -> None:
@@ -146,8 +194,6 @@ def test_report_has_every_score_beside_its_baseline(ds, cv) -> None:
 
 
 def test_equity_plot_is_written(ds, cv, tmp_path) -> None:
-    from paiid.ml.selector_eval import equity_plot
-
     rep = summarize(ds, cv, seed=0, with_curves=True)
     path = equity_plot(rep["_curves"], tmp_path / "eq.html")
     text = path.read_text()
@@ -181,6 +227,7 @@ def test_trainer_reports_oos_scores_and_serves_from_the_registry() -> None:
         out.metadata["features"] == out.model.feature_names_ and out.metadata["data"][0]["symbol"] == "GOOG"
     )
     assert len(out.model.hist_return_) == sc["n_test"]  # expectations come from the OOS rows only
+    assert out.model.regime_source == out.metadata["params"]["regime_source"] == "rules"
     registry.save("selector", out.model, out.metadata)
     loaded, _ = registry.load("selector")
     ans = recommend_answer(loaded, None, load_bars("SPX"), "SPX")  # trained on GOOG, applied to SPX

@@ -8,15 +8,17 @@ import pytest
 
 from paiid.data import load_bars
 from paiid.errors import BadInput
-from paiid.ml.dataset import TEMPLATES, SymbolContext, build_context
+from paiid.ml.context import TEMPLATES, SymbolContext, build_context
 from paiid.ml.tradeprob import (
     TradeProbModel,
     build_trade_dataset,
+    cross_validate,
     entry_events,
+    summarize,
     trade_answer,
+    train,
     triple_barrier,
 )
-from paiid.ml.tradeprob_eval import cross_validate, summarize
 
 
 def _ctx(o, h, lo, c, atr=1.0) -> SymbolContext:
@@ -155,8 +157,6 @@ def test_walk_forward_scores_sit_beside_the_base_rate_baseline(ds) -> None:
 
 
 def test_side_defaults_to_the_templates_position(model) -> None:
-    from paiid.ml.dataset import build_context
-
     bars = load_bars("SPX", end="2015-06-30")
     sig = {t: build_context("SPX", bars).signals[t][-1] for t in TEMPLATES}
     held = next(t for t, v in sig.items() if v != 0)
@@ -172,7 +172,6 @@ def test_side_defaults_to_the_templates_position(model) -> None:
 @pytest.mark.slow
 def test_trainer_reports_oos_scores_and_round_trips() -> None:
     from paiid.engine import registry
-    from paiid.ml.tradeprob import train
 
     out = train(["SPX"], seed=0, n_estimators=30)
     sc = out.metadata["scores"]

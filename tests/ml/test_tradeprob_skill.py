@@ -8,20 +8,27 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import roc_auc_score
 
 from paiid.data import load_bars
-from paiid.ml.dataset import build_context
+from paiid.ml.context import build_context
 from paiid.ml.tradeprob import (
     ENTRY_FEATURES,
     TradeDataset,
     TradeProbModel,
     blend_weight,
+    bootstrap_ci,
     build_trade_dataset,
+    cross_validate,
     entry_events,
     event_features,
     feature_names,
+    summarize,
+    trade_answer,
 )
-from paiid.ml.tradeprob_eval import bootstrap_ci, cross_validate, summarize
+from paiid.ml.tradeprob.validation import _column_auc
 
 
 def _synthetic(n: int, signal: float, seed: int = 0) -> TradeDataset:
@@ -112,8 +119,6 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate() -> None:
     base = np.full(500, y.mean())
     a = bootstrap_ci(y, p, base, block=10, n_boot=300, seed=7)
     assert a == bootstrap_ci(y, p, base, block=10, n_boot=300, seed=7)
-    from sklearn.metrics import roc_auc_score
-
     auc = roc_auc_score(y, p)
     bss = 1 - np.mean((p - y) ** 2) / np.mean((base - y) ** 2)
     assert a["auc_ci95"][0] < auc < a["auc_ci95"][1]
@@ -141,8 +146,6 @@ def test_entry_features_use_bars_up_to_t_only() -> None:
 
 
 def test_entry_features_are_opt_in_and_served_consistently() -> None:
-    from paiid.ml.tradeprob import trade_answer
-
     bars = {"GOOG": load_bars("GOOG")}
     plain = build_trade_dataset(bars)
     rich = build_trade_dataset(bars, entry_features=True)
@@ -166,3 +169,56 @@ def test_model_is_deterministic_and_skops_saveable(calibration: str) -> None:
     loaded, _ = registry.load("tradeprob")
     np.testing.assert_array_equal(loaded.predict_proba(ds.X), m1.predict_proba(ds.X))
     assert loaded.blend_weight_ == m1.blend_weight_
+
+
+def test_bootstrap_auc_is_roc_auc_score_of_each_resample() -> None:
+    """The bootstrap scores all resamples at once; each column's AUC is scikit-learn's, ties included."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, (200, 40))
+    p = np.round(rng.random((200, 40)), 1)  # coarse scores: many ties
+    expected = [roc_auc_score(y[:, j], p[:, j]) for j in range(40)]
+    np.testing.assert_allclose(_column_auc(y, p), expected, rtol=1e-12)
+
+
+def test_fit_scores_itself_on_the_folds_cross_validate_uses() -> None:
+    """`validation_splits`: the out-of-sample results the trainer reports come from inside `fit`, on
+    the same purged walk-forward folds as `cross_validate` (so what is reported is what is served)."""
+    ds = _synthetic(600, signal=1.0)
+    cv = cross_validate(ds, lambda: TradeProbModel(n_estimators=20), progress=False)
+    m = TradeProbModel(n_estimators=20, validation_splits=5)
+    m.fit(ds.X, ds.y, ds.label_end_rows, ds.embargo_rows(), ds.ret_atr)
+    for key in ("rows", "proba", "raw", "base"):
+        np.testing.assert_array_equal(m.cv_results_[key], cv[key])
+    rep = summarize(ds, m.cv_results_)
+    headline = ("brier", "baseline_brier", "brier_skill", "auc", "auc_model", "base_rate", "n_test")
+    assert m.validation_ == {**{k: rep[k] for k in headline}, "blend_weight": m.blend_weight_}
+
+
+def test_refit_depends_on_nothing_earlier() -> None:
+    """A model refitted on other events (and without validation folds) equals one fitted only on them."""
+    first, other = _synthetic(600, signal=1.0), _synthetic(500, signal=0.0, seed=3)
+    m = TradeProbModel(n_estimators=20, validation_splits=3).fit(first.X, first.y, first.label_end_rows, 20)
+    m.set_params(validation_splits=0).fit(other.X[:, :4], other.y, other.label_end_rows, 20)
+    fresh = TradeProbModel(n_estimators=20).fit(other.X[:, :4], other.y, other.label_end_rows, 20)
+    learned = sorted(k for k in vars(fresh) if k.endswith("_"))
+    assert sorted(k for k in vars(m) if k.endswith("_")) == learned
+    assert m.validation_ is None and m.cv_results_ is None and m.n_features_in_ == 4
+    for k in ("base_rate_", "blend_weight_", "blend_events_", "win_ret_atr_", "loss_ret_atr_"):
+        assert getattr(m, k) == getattr(fresh, k), k
+    np.testing.assert_array_equal(m.feature_importances_, fresh.feature_importances_)
+    np.testing.assert_array_equal(m.predict_proba(other.X[:, :4]), fresh.predict_proba(other.X[:, :4]))
+
+
+def test_clone_is_unfitted_and_unfitted_models_say_so() -> None:
+    ds = _synthetic(400, signal=1.0)
+    m = TradeProbModel(n_estimators=10, shrink_se=0.5).fit(ds.X, ds.y, ds.label_end_rows, 20)
+    c = clone(m)
+    assert c.get_params() == m.get_params()
+    bars = load_bars("SPX")
+    for call in (c.predict_proba, c.predict, c.forest_proba):
+        with pytest.raises(NotFittedError):
+            call(ds.X)
+    with pytest.raises(NotFittedError):
+        trade_answer(c, bars, "SPX", "momentum-macd", "long")
+    c.fit(ds.X, ds.y, ds.label_end_rows, 20)
+    np.testing.assert_array_equal(c.predict_proba(ds.X), m.predict_proba(ds.X))

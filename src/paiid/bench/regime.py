@@ -39,7 +39,7 @@ def bench_regime() -> list[BenchResult]:
         regime_answer(model, load_bars("SPX"), "SPX")
 
     x = model.inputs(bars)
-    z = model._standardise(x[np.isfinite(x).all(axis=1)])
+    z = model.standardise(x[np.isfinite(x).all(axis=1)])
     hmm = _hmmlearn_peer(model, z)
 
     def peer() -> None:

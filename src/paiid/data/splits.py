@@ -116,3 +116,18 @@ def purged_kfold(
         after = idx[min(n, b + embargo):]
         out.append(Split(np.concatenate([before, after]), test))
     return out
+
+
+def calibration_splits(n: int, label_end: np.ndarray | None, embargo: int, n_splits: int) -> list[tuple]:
+    """Walk-forward (train, calibrate) index pairs over a model's own training rows, purged by label window.
+
+    What the selector and the trade-probability model hand to `CalibratedClassifierCV(cv=...)`: a
+    calibration fitted on shuffled folds would calibrate on leaked, overlapping label windows. The
+    folds shrink with the data (at least 60 rows per fold, the first half always training) so that a
+    small training set still gets an honest, if coarse, calibration.
+    """
+    n_splits = max(1, min(n_splits, n // 60))
+    splits = walk_forward(
+        n, n_splits=n_splits, min_train=max(n // 2, 1), embargo=min(embargo, n // 10), label_end=label_end
+    )
+    return [(s.train, s.test) for s in splits]

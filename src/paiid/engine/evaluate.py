@@ -13,9 +13,9 @@ from paiid.progress import track
 
 #: report key -> "module:function" returning that part as a dict.
 PARTS: dict[str, str] = {
-    "regime": "paiid.ml.regime_eval:evaluate",
-    "selector": "paiid.ml.selector_eval:evaluate",
-    "trade_probability": "paiid.ml.tradeprob_eval:evaluate",
+    "regime": "paiid.ml.regime.evaluate:evaluate",
+    "selector": "paiid.ml.selector.evaluate:evaluate",
+    "trade_probability": "paiid.ml.tradeprob.evaluate:evaluate",
     "patterns": "paiid.ml.patterns.evaluate:evaluate",
 }
 

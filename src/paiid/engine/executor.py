@@ -281,7 +281,7 @@ def backtest_universe(
 
 
 def _context_task(task: tuple[str, Any, Any]) -> Any:
-    from paiid.ml.dataset import build_context
+    from paiid.ml.context import build_context
 
     symbol, bars, regime_model = task
     return build_context(symbol, bars, regime_model)
@@ -291,7 +291,7 @@ def build_contexts(
     bars_by_symbol: Mapping[str, Any], regime_model: Any = None, *, scheduler: str | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
-    """`paiid.ml.dataset.build_context` for every symbol through `map` (features, one backtest per
+    """`paiid.ml.context.build_context` for every symbol through `map` (features, one backtest per
     template and the regime per symbol: the expensive, independent part of building the selector and
     trade-probability datasets). Pass the result as `contexts=` to `build_dataset` /
     `build_trade_dataset`."""

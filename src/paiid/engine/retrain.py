@@ -59,8 +59,8 @@ from paiid.progress import note, track
 HOLDOUT_SCORERS: dict[str, str] = {
     "regime": "paiid.ml.regime:holdout_score",
     "pattern_scorer": "paiid.ml.patterns:holdout_score|paiid.engine.retrain:score_pattern_scorer",
-    "selector": "paiid.ml.selector:holdout_score|paiid.engine.retrain:score_selector",
-    "tradeprob": "paiid.ml.tradeprob:holdout_score|paiid.engine.retrain:score_tradeprob",
+    "selector": "paiid.ml.selector:holdout_score",
+    "tradeprob": "paiid.ml.tradeprob:holdout_score",
 }
 
 PSI_BINS = 10
@@ -284,44 +284,6 @@ def score_pattern_scorer(model: Any, bars: Mapping[str, pd.DataFrame], start: pd
     sub = ds.subset(test)
     p = model.predict_proba(sub.X, sub.types, sub.kinds) if len(sub) else np.zeros(0)
     return _brier_result(p, sub.y, float(prior_y.mean()) if len(prior_y) else 0.5, "the pattern scorer")
-
-
-def score_tradeprob(model: Any, bars: Mapping[str, pd.DataFrame], start: pd.Timestamp, *,
-                    deps: Mapping[str, Any]) -> dict[str, Any]:
-    """Brier score of the trade-probability model on entries decided in the holdout."""
-    from paiid.ml.tradeprob import build_trade_dataset
-
-    ds = build_trade_dataset(dict(bars))
-    names = list(getattr(model, "feature_names", None) or [])
-    if names and names != list(ds.feature_names):
-        raise ModelError("the trade-probability model was trained on other features than today's dataset")
-    test = ds.t_date >= np.datetime64(pd.Timestamp(start))
-    p = model.predict_proba(ds.X[test])[:, 1] if test.any() else np.zeros(0)
-    prior = ds.y[~test]
-    return _brier_result(p, ds.y[test].astype(float), float(prior.mean()) if len(prior) else 0.5,
-                         "the trade-probability model")
-
-
-def score_selector(model: Any, bars: Mapping[str, pd.DataFrame], start: pd.Timestamp, *,
-                   deps: Mapping[str, Any]) -> dict[str, Any]:
-    """Top-1 accuracy of the strategy selector on decision dates in the holdout (higher is better);
-    baseline: always picking the template that was best most often before the holdout."""
-    from paiid.ml.dataset import build_dataset
-
-    regime_model = deps.get("regime") if getattr(model, "regime_source_", "rule") == "model" else None
-    ds = build_dataset(dict(bars), regime_model=regime_model, progress=False)
-    names = list(getattr(model, "feature_names", None) or [])
-    if names and names != list(ds.feature_names):
-        raise ModelError("the selector was trained on other features than today's dataset")
-    test = ds.t_date >= np.datetime64(pd.Timestamp(start))
-    if not test.any():
-        raise NotEnoughHistory("scoring the selector on the holdout (decision dates after the cutoff)", 1, 0)
-    pred = model.predict(ds.X[test])
-    before = ds.y[~test]
-    majority = int(np.bincount(before).argmax()) if len(before) else 0
-    return {"metric": "top1_accuracy", "value": float(np.mean(pred == ds.y[test])), "higher_is_better": True,
-            "n": int(test.sum()), "baseline": float(np.mean(ds.y[test] == majority)),
-            "baseline_is": "always the template that was best most often before the holdout"}
 
 
 def holdout_cutoff(bars: Mapping[str, pd.DataFrame], holdout_bars: int) -> pd.Timestamp:

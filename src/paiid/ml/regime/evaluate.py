@@ -1,8 +1,8 @@
 """The regime part of `paiid evaluate`: accuracy against ground truth, and well-known SPX episodes.
 
 * **Synthetic**: detectors are fitted on `N_TRAIN` generated series and scored on `N_TEST` other
-  series (different seeds) against the regime that generated each bar. Cluster names come from the
-  documented rule on cluster centres, never from the labels. Beside it, the naive rule of the issue
+  series (different seeds, `synthetic`) against the regime that generated each bar. Cluster names
+  come from the documented rule on cluster centres, never from the labels. Beside it, the naive rule
   (high volatility above a 20-bar volatility threshold, else the sign of the 50-bar return) and a
   stronger variant with a "ranging" band around zero; their thresholds ARE tuned on the training
   series' labels — deliberately generous baselines. The harder `REALISTIC_SPECS` variant
@@ -20,9 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from paiid.features import build_features
-from paiid.ml.regime import REGIMES, RegimeDetector, naive_regime
-from paiid.ml.synthetic import REALISTIC_SPECS, RegimeSpec, SyntheticSeries, generate_many
+from paiid.data import load_bars
+from paiid.features import WARMUP, build_features
+from paiid.ml.regime.model import RegimeDetector
+from paiid.ml.regime.naive import naive_regime
+from paiid.ml.regime.naming import REGIMES
+from paiid.ml.regime.synthetic import REALISTIC_SPECS, RegimeSpec, SyntheticSeries, generate_many
 
 N_TRAIN = 6
 N_TEST = 6
@@ -113,8 +116,6 @@ def synthetic_benchmark(seed: int = 0, method: str = "kmeans", specs: dict[str, 
 
 def episodes(seed: int = 0, method: str = "kmeans") -> list[dict[str, Any]]:
     """Regime shares and dominant regime of SPX in each of `EPISODES` (detector fitted without it)."""
-    from paiid.data import load_bars
-
     spx, goog = load_bars("SPX"), load_bars("GOOG")
     spx_f, goog_f = build_features(spx), build_features(goog)
     out = []
@@ -148,8 +149,6 @@ def episodes(seed: int = 0, method: str = "kmeans") -> list[dict[str, Any]]:
 def _keep_warm(features: pd.DataFrame) -> pd.DataFrame:
     """Feature pieces cut from a longer series are already warm; the detector drops its first WARMUP
     rows of every series, so prepend that many undefined rows instead of losing real ones."""
-    from paiid.features import WARMUP
-
     pad = pd.DataFrame(np.nan, index=pd.RangeIndex(WARMUP), columns=features.columns)
     return pd.concat([pad, features.reset_index(drop=True)], ignore_index=True)
 

@@ -1,8 +1,8 @@
 """A seeded Markov-switching OHLCV generator whose regime at every bar is known (ground truth).
 
 Why: a regime detector on real prices can only be judged by plausibility; on series generated from
-known regimes it can be *scored*. The generator switches between four regimes, one per named market
-regime of `paiid.ml.regime`:
+known regimes it can be *scored*. The generator switches between four regimes, one per name in
+`naming.REGIMES`:
 
 * ``trending_bullish``: steady positive drift, low volatility, ordinary volume;
 * ``trending_bearish``: negative drift, somewhat higher volatility and volume;
@@ -18,7 +18,7 @@ markets). Bars look like real daily bars: the open gaps slightly from the previo
 low extend beyond the open/close by a range proportional to the regime's volatility, and the volume is
 log-normal with autocorrelation, a regime level, and spikes on large moves.
 
-The selector's and trade-probability tests may use it too; everything is a pure function of the seed.
+Other areas' tests may use it too; everything is a pure function of the seed.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-#: Regime names, in the same order as `paiid.ml.regime.REGIMES`.
-REGIMES: tuple[str, ...] = ("trending_bullish", "trending_bearish", "ranging", "high_volatility")
+from paiid.ml.regime.naming import REGIMES
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class RegimeSpec:
     range_mult: float = 0.6  # intrabar excursion beyond open/close, in units of `vol`
 
 
-#: Default regime behaviour ("clear" regimes, the benchmark the issue asks for): annualised log drift /
+#: Default regime behaviour ("clear" regimes, the headline benchmark): annualised log drift /
 #: volatility about +63 %/13 % (bull), -76 %/19 % (bear), flat/8 % with strong mean reversion (ranging)
 #: and -13 %/48 % (high volatility). The trends are about twice as strong as a typical index bull or bear
 #: market, so a detector that works should separate them; `REALISTIC_SPECS` is the harder variant.

@@ -1,4 +1,4 @@
-"""`paiid evaluate` part "selector": purged walk-forward scores of the strategy selector, with baselines.
+"""Purged walk-forward validation of the selector, and what following its choices would have earned.
 
 Everything reported here is out of sample. The pooled decision dates (all symbols, sorted by date) are
 cut into expanding walk-forward folds (`paiid.data.walk_forward`): each fold trains only on earlier rows,
@@ -13,19 +13,22 @@ drops every training row whose H-bar label window reaches into the test period (
   and **buy-and-hold**.
 
 A plausibility check flags an accuracy far above what a 20-bar-ahead label allows (a leaky feature shows
-up as near-perfect accuracy); `paiid.ml.dataset.check_causal` proves the features are causal.
+up as near-perfect accuracy); `paiid.ml.leakage.check_causal` proves the features are causal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
-from paiid.data import walk_forward
-from paiid.ml.dataset import SelectorDataset
+from paiid.backtest import bars_per_year
+from paiid.data import Split, walk_forward
+from paiid.ml.context import REGIME_FEATURES
+from paiid.ml.selector.dataset import SelectorDataset, refit_regime, regime_columns
+from paiid.ml.selector.model import StrategySelector
+from paiid.progress import track
 
 #: Walk-forward folds and the share of rows used for the first training window.
 N_SPLITS = 5
@@ -40,7 +43,7 @@ PLAUSIBLE_ACCURACY = 0.75
 PLAUSIBLE_LIFT = 0.30
 
 
-def folds(ds: SelectorDataset, n_splits: int = N_SPLITS) -> list:
+def folds(ds: SelectorDataset, n_splits: int = N_SPLITS) -> list[Split]:
     """The purged, embargoed walk-forward splits over the pooled rows."""
     n = len(ds)
     return walk_forward(
@@ -54,15 +57,14 @@ def folds(ds: SelectorDataset, n_splits: int = N_SPLITS) -> list:
 
 def cross_validate(
     ds: SelectorDataset,
-    make: Callable[[], Any],
+    estimator: StrategySelector,
     *,
-    seed: int = 0,
     n_splits: int = N_SPLITS,
     y: np.ndarray | None = None,
     progress: bool = True,
     regime_model: Any = None,
 ) -> dict[str, Any]:
-    """Fit `make()` on each fold's (purged) training rows and predict its test rows.
+    """Fit a clone of `estimator` on each fold's (purged) training rows and predict its test rows.
 
     `y` overrides the labels (the shuffled-label leakage test). With `regime_model` (the one whose
     outputs are in ds.X) each fold refits a copy on the bars before its test period and recomputes the
@@ -70,9 +72,6 @@ def cross_validate(
     order with their predictions, probabilities, the majority-class prediction of each fold, the regime
     label each test row was given, and per-fold facts.
     """
-    from paiid.ml.dataset import REGIME_FEATURES, refit_regime, regime_columns
-    from paiid.progress import track
-
     y = ds.y if y is None else np.asarray(y)
     reg_idx = [ds.feature_names.index(c) for c in REGIME_FEATURES]
     regimes = []
@@ -92,8 +91,7 @@ def cross_validate(
             X[:, reg_idx] = np.nan_to_num(cols)  # warm-up rows of a short symbol: no regime (zeros)
         # the model's own calibration folds need the label ends relative to its training rows
         rel_end = np.searchsorted(tr, np.minimum(label_end[tr], tr[-1]), side="right") - 1
-        model = make()
-        model.fit(X[tr], y[tr], label_end=rel_end, embargo=ds.embargo_rows())
+        model = clone(estimator).fit(X[tr], y[tr], label_end=rel_end, embargo=ds.embargo_rows())
         p = model.predict_proba(X[sp.test])
         regimes.append(reg_labels[sp.test])
         maj = int(np.argmax(np.bincount(y[tr], minlength=k)))
@@ -189,8 +187,6 @@ def _pooled(per_symbol: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _bars_per_year(ds: SelectorDataset) -> float:
-    from paiid.backtest import bars_per_year
-
     vals = [bars_per_year(c.bars.index) for c in ds.contexts.values()]
     return float(np.median(vals)) if vals else 252.0
 
@@ -293,97 +289,3 @@ def summarize(
     if with_curves:
         out["_curves"] = curves
     return out
-
-
-def equity_plot(
-    curves: dict[str, Any], path: str | Path, title: str = "Selector out-of-sample equity"
-) -> Path:
-    """Write an HTML chart of the OOS equity curves (ML vs random vs best fixed vs buy-and-hold), one
-    panel per symbol. plotly.js is inlined so the file opens offline."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    syms = list(curves["ml"])
-    fig = make_subplots(rows=len(syms), cols=1, subplot_titles=syms, vertical_spacing=0.16)
-    colors = {
-        "ML choice": "#1f77b4",
-        "random (mean of draws)": "#7f7f7f",
-        "best fixed (hindsight)": "#2ca02c",
-        "buy-and-hold": "#d62728",
-    }
-    for i, sym in enumerate(syms, start=1):
-        rand = np.mean([np.cumprod(1 + d[sym]) for d in curves["random"]], axis=0)
-        series = {
-            "ML choice": np.cumprod(1 + curves["ml"][sym]),
-            "random (mean of draws)": rand,
-            "best fixed (hindsight)": np.cumprod(1 + curves["best_fixed"][sym]),
-            "buy-and-hold": np.cumprod(1 + curves["buy_and_hold"][sym]),
-        }
-        for name, y in series.items():
-            fig.add_trace(
-                go.Scatter(y=y, name=name, legendgroup=name, showlegend=i == 1, line={"color": colors[name]}),
-                row=i,
-                col=1,
-            )
-        fig.update_yaxes(title_text="equity (start 1)", row=i, col=1)
-        fig.update_xaxes(title_text="out-of-sample bar", row=i, col=1)
-    fig.update_layout(title=title, height=350 * len(syms), template="plotly_white")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(str(path), include_plotlyjs=True)
-    return path
-
-
-def evaluate(
-    seed: int = 0,
-    *,
-    symbols: list[str] | None = None,
-    plot: str | Path | None = None,
-    kind: str = "rf",
-    n_estimators: int = 300,
-    use_regime_model: bool = True,
-) -> dict[str, Any]:
-    """The selector part of `paiid evaluate` on the default (daily) symbols; `plot` writes the OOS
-    equity chart (HTML) there."""
-    from paiid.ml.dataset import build_dataset, check_causal, load_symbols
-    from paiid.ml.selector import StrategySelector, selector_for
-
-    if symbols is None:
-        from paiid.data import describe_symbols
-
-        symbols = [s["symbol"] for s in describe_symbols() if s.get("timeframe") == "daily"]
-    bars = load_symbols(symbols)
-    regime_model = _regime_model(bars, seed) if use_regime_model else None
-    ds = build_dataset(bars, regime_model=regime_model)
-
-    def make() -> StrategySelector:
-        return selector_for(ds, kind=kind, n_estimators=n_estimators, seed=seed)
-
-    cv = cross_validate(ds, make, seed=seed, regime_model=regime_model)
-    out = summarize(ds, cv, seed=seed, with_curves=True)
-    curves = out.pop("_curves")
-    out["model"] = (
-        f"{'random forest' if kind == 'rf' else 'gradient boosting'} (class_weight balanced, "
-        f"{n_estimators} trees, sigmoid-calibrated on purged walk-forward folds)"
-    )
-    out["regime_source"] = next(iter(ds.contexts.values())).regime_source
-    out["causality_check"] = check_causal(bars[symbols[-1]], symbol=symbols[-1], regime_model=regime_model)
-    if plot is not None:
-        out["plot"] = str(equity_plot(curves, plot))
-    return out
-
-
-def _regime_model(bars: dict[str, Any], seed: int) -> Any:
-    """A regime detector fitted on all the bars (what the served selector sees), or None when the
-    regime area is not available (the selector then uses its rule-based regime). Folds refit a copy on
-    their own past (`cross_validate(regime_model=...)`), so this full-history fit never scores itself.
-    `ml` may not import the engine's registry, hence a fresh fit rather than the served model.
-    """
-    try:
-        from paiid.ml.regime import RegimeDetector
-    except ImportError:
-        return None
-    try:
-        return RegimeDetector(random_state=seed).fit(list(bars.values()))
-    except Exception:  # noqa: BLE001 - the report must not fail because another area is unfinished
-        return None

@@ -1,0 +1,89 @@
+"""The detector's three inputs per bar: volatility relative to the symbol's usual level, and direction.
+
+All come from `paiid.features.build_features`, so bar t uses bars 0..t only:
+
+* volatility: the 10-bar mean high-low range (annualised from the bar spacing) as a *log ratio to the
+  symbol's own usual level*: a running mean of its past log range, shrunk toward the training mean as
+  if `prior_bars` (2,500, about ten years of daily bars) of it had been seen first. Why relative: one
+  model serves SPX, GOOG and hourly EURUSD, and "high volatility" means high for that market. Why
+  the range: it uses the path inside each bar, so it is as precise as a close-to-close estimate over
+  about twice as many bars and reacts to a change in half the time;
+* direction: the 20- and 60-bar log returns divided by their own noise, realised volatility x
+  sqrt(window): a signal-to-noise ratio (1 = a one-sigma move). Why not raw returns: in a volatile
+  market every return is large, and the clusters would split volatility into "volatile up" and
+  "volatile down" instead of separating volatility from direction.
+
+Three inputs, not every indicator: an earlier version that also fed ADX, the 50-bar MA slope and
+distance and the volume trend (with diagonal Gaussians) scored 0.82 on the synthetic benchmark against
+about 0.92 for this one, and an efficiency-ratio input cost accuracy in experiments (bounded inputs fit
+Gaussians badly). ADX and the volume trend are still reported in the answer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from paiid.features import WARMUP, build_features
+
+#: Bars needed before the first regime is reported (the feature frame's warm-up plus the bar itself).
+MIN_BARS = WARMUP + 1
+#: Model inputs (columns of `RegimeDetector.inputs`), derived from the feature frame.
+INPUT_NAMES: list[str] = ["range_vol_rel", "ret_20_snr", "ret_60_snr"]
+#: Columns of the feature frame the inputs are made from.
+RAW_FEATURES: list[str] = ["range_10", "rvol_20", "rvol_60", "ret_20", "ret_60"]
+#: Positions of the volatility and the direction inputs in `INPUT_NAMES`.
+VOL_IDX = (0,)
+DIR_IDX = (1, 2)
+
+
+def running_level(x: np.ndarray, prior: float, prior_bars: float) -> np.ndarray:
+    """Causal mean of `x` up to each bar, shrunk toward `prior` as if it were `prior_bars` extra bars."""
+    ok = np.isfinite(x)
+    total = np.cumsum(np.where(ok, x, 0.0)) + prior * prior_bars
+    count = np.cumsum(ok) + prior_bars
+    return total / count
+
+
+def bars_per_year_from_prefix(index: pd.Index) -> float:
+    """Bars per year from the spacing of the *first* bars (so a later bar never changes it): 252 for
+    daily bars, 252 x 24 h / spacing for intraday ones (a 24-hour market such as FX; for a stock's
+    6.5-hour session this overstates the annualised level, which only shifts the prior of the
+    running level)."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        return 252.0
+    step = pd.Series(index[:500]).diff().median()
+    if pd.isna(step) or step >= pd.Timedelta(hours=20) or step <= pd.Timedelta(0):
+        return 252.0
+    return 252.0 * pd.Timedelta(hours=24) / step
+
+
+def log_positive(x: np.ndarray) -> np.ndarray:
+    """log(x) where x > 0, NaN elsewhere (without numpy's warnings)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
+
+
+def raw_features(bars: pd.DataFrame, features: pd.DataFrame | None = None) -> np.ndarray:
+    """`RAW_FEATURES` per bar (the range annualised), from `features` or computed from `bars`."""
+    feats = build_features(bars) if features is None else features
+    raw = np.column_stack([feats[c].to_numpy(np.float64) for c in RAW_FEATURES])
+    raw[:, 0] = raw[:, 0] * math.sqrt(bars_per_year_from_prefix(bars.index))
+    return raw
+
+
+def inputs_from_raw(raw: np.ndarray, prior_log_range: float, prior_bars: float) -> np.ndarray:
+    """The unstandardised model inputs (`INPUT_NAMES` order); NaN rows during warm-up."""
+    log_rng = log_positive(raw[:, 0])
+    ref = running_level(log_rng, prior_log_range, prior_bars)
+    out = np.empty((len(raw), len(INPUT_NAMES)))
+    out[:, 0] = log_rng - ref
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a return over w bars in units of its own noise, sigma * sqrt(w): a signal-to-noise ratio
+        out[:, 1] = raw[:, 3] / (raw[:, 1] * math.sqrt(20.0))
+        out[:, 2] = raw[:, 4] / (raw[:, 2] * math.sqrt(60.0))
+    out[~np.isfinite(out)] = np.nan
+    out[: min(len(out), WARMUP)] = np.nan
+    return out
