@@ -24,8 +24,7 @@ KEY = "s3cret-key"
 
 @pytest.fixture
 def client(monkeypatch):
-    monkeypatch.setattr(training, "TRAINERS", dict(tiny_trainers.TINY))
-    monkeypatch.setattr(training, "_failed", set())
+    tiny_trainers.use(monkeypatch)
     service.clear_cache()
     with TestClient(create_app()) as c:
         yield c
@@ -110,3 +109,44 @@ def test_performance_endpoint(client):
         assert key in doc
     assert client.get("/api/ml/performance?resolve=false").json()["resolution"] is None
     assert "/api/ml/performance" in client.get("/openapi.json").json()["paths"]
+
+
+def _import_short(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from paiid.cli.main import app
+    from paiid.data import load_bars
+
+    path = tmp_path / "short.csv"
+    load_bars("SPX").iloc[-28:].rename_axis("date").reset_index().to_csv(path, index=False)
+    res = CliRunner().invoke(app, ["data", "import", str(path), "--symbol", "SHORT"])
+    assert res.exit_code == 0, res.stderr
+
+
+def test_symbols_are_checked_up_front_and_an_empty_list_is_not_all(client, monkeypatch, tmp_path):
+    monkeypatch.setenv("PAIID_API_KEY", KEY)
+    _import_short(tmp_path)
+    r = client.post("/api/ml/train", headers={"X-API-Key": KEY}, json={"symbols": []})
+    assert r.status_code == 422 and "omit it" in r.json()["detail"] and "every symbol" in r.json()["detail"]
+    r = client.post("/api/ml/train", headers={"X-API-Key": KEY}, json={"symbols": ["SPX", "SHORT"]})
+    assert r.status_code == 422, r.text
+    assert "SHORT" in r.json()["detail"] and "only 28" in r.json()["detail"]
+    assert not registry.has_model("regime")
+    # the default set skips the short import and says so
+    job = wait_for(client, client.post("/api/ml/train", headers={"X-API-Key": KEY}).json()["job_id"])
+    assert job["status"] == "done" and job["symbols"] == ["SPX", "GOOG"]
+    assert [s["symbol"] for s in job["skipped_symbols"]] == ["SHORT"]
+
+
+def test_failed_job_promotes_none_of_its_models(client, monkeypatch):
+    monkeypatch.setenv("PAIID_API_KEY", KEY)
+    job = wait_for(client, client.post("/api/ml/train", headers={"X-API-Key": KEY},
+                                       json={"symbols": ["SPX"]}).json()["job_id"])
+    assert job["status"] == "done"
+    monkeypatch.setitem(training.TRAINERS, "selector", "tiny_trainers:train_broken")
+    job = wait_for(client, client.post("/api/ml/train", headers={"X-API-Key": KEY},
+                                       json={"symbols": ["SPX"]}).json()["job_id"])
+    assert job["status"] == "failed" and "always fails" in job["error"]
+    assert registry.versions("regime") == [1, 2]  # trained in the failed run, not promoted
+    listing = {m["name"]: m["promoted"] for m in client.get("/api/ml/models").json()["models"]}
+    assert listing == {"regime": 1, "selector": 1, "tradeprob": 1}

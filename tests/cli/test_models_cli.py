@@ -21,15 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 import tiny_trainers  # noqa: E402
 
 from paiid.cli.main import app  # noqa: E402
-from paiid.engine import registry, service, tracking, training  # noqa: E402
+from paiid.engine import registry, service, tracking  # noqa: E402
 
 PAIID = str(Path(sys.executable).with_name("paiid"))
 
 
 @pytest.fixture(autouse=True)
 def tiny(monkeypatch):
-    monkeypatch.setattr(training, "TRAINERS", dict(tiny_trainers.TINY))
-    monkeypatch.setattr(training, "_failed", set())
+    tiny_trainers.use(monkeypatch)
     service.clear_cache()
     return tiny_trainers
 
@@ -56,9 +55,22 @@ def test_train_registers_and_prints_versions_and_scores():
     assert code == 0 and "regime v3" in out and "accuracy" in out
 
 
-def test_train_bad_input_exit_codes():
+def test_train_bad_input_exit_codes(tmp_path):
     code, out, err = run("train", "--symbols", "NOSUCH", "--json")
     assert code == 2 and out == "" and err.startswith("error: unknown symbol 'NOSUCH'")
+    from paiid.data import load_bars
+
+    path = tmp_path / "short.csv"
+    load_bars("SPX").iloc[-28:].rename_axis("date").reset_index().to_csv(path, index=False)
+    assert run("data", "import", str(path), "--symbol", "SHORT")[0] == 0
+    code, out, err = run("train", "--symbols", "SHORT", "--json")
+    assert code == 2 and out == "" and "SHORT" in err and "only 28" in err
+    code, out, err = run("train", "--json")  # the default set skips it and says why
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["symbols"] == ["SPX", "GOOG"] and [s["symbol"] for s in doc["skipped_symbols"]] == ["SHORT"]
+    code, out, _ = run("train")
+    assert code == 0 and "not trained on SHORT" in out
     code, _, err = run("train", "--only", "bogus")
     assert code == 2 and "unknown model" in err
 
@@ -103,10 +115,11 @@ def test_track_resolves_and_reports():
 def test_evaluate_trains_missing_models_then_reports(monkeypatch):
     from paiid.engine import evaluate
 
-    monkeypatch.setattr(evaluate, "PARTS", {"regime": "paiid.ml.not_written_yet:evaluate"})
+    # a cheap stand-in part: what is checked is that the command trains the defaults first
+    monkeypatch.setattr(evaluate, "PARTS", {"regime": lambda seed: {"seed": seed}})
     code, out, err = run("evaluate", "--json", "--seed", "1")
     assert code == 0, err
-    assert json.loads(out) == {"regime": {"status": "not implemented yet"}}
+    assert json.loads(out) == {"regime": {"seed": 1}}
     assert registry.has_model("regime") and registry.has_model("selector")
 
 
@@ -119,3 +132,29 @@ def test_installed_command_contract(paiid_home):
     out = subprocess.run([PAIID, "models", "rollback", "regime"], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("error: no model 'regime'") and out.stdout == ""
+
+
+def test_evaluate_skips_an_unsuitable_import_and_reports_it(monkeypatch, tmp_path):
+    """A 28-bar import once made `paiid evaluate` fail for every part; now the symbol-based parts are
+    scored on the usable symbols and the report names the one left out and why."""
+    from paiid.data import load_bars
+    from paiid.engine import evaluate
+
+    path = tmp_path / "short.csv"
+    load_bars("SPX").iloc[-28:].reset_index().to_csv(path, index=False)
+    code, _, err = run("data", "import", str(path), "--symbol", "SHORT")
+    assert code == 0, err
+    seen: dict[str, list[str]] = {}
+
+    def selector_part(seed: int, symbols: list[str]) -> dict:
+        seen["selector"] = symbols
+        return {"n": len(symbols)}
+
+    monkeypatch.setattr(evaluate, "PARTS", {"selector": selector_part, "regime": lambda seed: {"seed": seed}})
+    code, out, err = run("evaluate", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert sorted(seen["selector"]) == ["GOOG", "SPX"]
+    assert [s["symbol"] for s in doc["skipped_symbols"]] == ["SHORT"]
+    assert "28" in doc["skipped_symbols"][0]["reason"]
+    assert doc["regime"] == {"seed": 0}

@@ -24,6 +24,13 @@ from paiid.engine import registry
 from paiid.errors import BadInput, ModelError
 
 
+@pytest.fixture(autouse=True)
+def logistic_models(monkeypatch):
+    """These tests store LogisticRegressions under the real names: make that each name's class."""
+    for name in ("regime", "selector", "tradeprob", "pattern_scorer"):
+        monkeypatch.setitem(registry.MODEL_CLASSES, name, LogisticRegression)
+
+
 def _fit(seed: int) -> LogisticRegression:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(40, 3))
@@ -112,7 +119,7 @@ def test_tampered_file_is_refused_and_serving_falls_back(tamper, caplog):
     # nothing lost: the tampered file is still there for inspection, v1 intact, listing says which is bad
     assert v2.exists()
     status = {v["version"]: v["status"] for v in registry.list_models()[0]["versions"]}
-    assert status == {1: "ok", 2: "corrupt"}
+    assert status == {1: "ok", 2: "refused"}
     # a new save gets a fresh number and serves again
     assert registry.save("regime", _fit(3), META).version == 3
     assert registry.load_serving("regime")[1].version == 3
@@ -167,10 +174,15 @@ def test_pickle_with_matching_hash_is_never_unpickled(tmp_path):
 def test_save_refuses_untrusted_types():
     import pandas as pd
 
-    with pytest.raises(ModelError, match="allowlist"):
-        registry.save("regime", {"payload": Evil()}, META)
+    holding_evil, holding_frame = _fit(0), _fit(1)
+    holding_evil.payload_ = Evil()
+    holding_frame.frame_ = pd.DataFrame({"a": [1.0]})
+    with pytest.raises(ModelError, match="allowlist.*Evil"):
+        registry.save("regime", holding_evil, META)
     with pytest.raises(ModelError, match="regime"):
-        registry.save("regime", {"frame": pd.DataFrame({"a": [1.0]})}, META)
+        registry.save("regime", holding_frame, META)
+    with pytest.raises(ModelError, match="must be a .*LogisticRegression, not a builtins.dict"):
+        registry.save("regime", {"coef": [1.0]}, META)
     assert not registry.has_model("regime")
     assert not [p for p in (config.models_dir() / "regime").glob("*") if p.suffix in (".skops", ".json")]
 
@@ -216,6 +228,7 @@ def test_concurrent_saves_get_distinct_versions():
     code = (
         "import numpy as np; from sklearn.linear_model import LogisticRegression; "
         "from paiid.engine import registry\n"
+        "registry.MODEL_CLASSES['selector'] = LogisticRegression\n"
         "for i in range(3):\n"
         "    X = np.random.default_rng(i).normal(size=(20, 2)); y = (X[:, 0] > 0).astype(int)\n"
         "    registry.save('selector', LogisticRegression().fit(X, y), {})\n"

@@ -77,6 +77,7 @@ def holdout_direction(model, bars: dict, start: pd.Timestamp, *, deps: dict) -> 
 @pytest.fixture
 def direction(monkeypatch):
     monkeypatch.setattr(training, "TRAINERS", {"direction": f"{__name__}:train_direction"})
+    monkeypatch.setitem(registry.MODEL_CLASSES, "direction", LogisticRegression)
     monkeypatch.setattr(retrain, "HOLDOUT_SCORERS", {"direction": f"{__name__}:holdout_direction"})
     for i, s in enumerate(SYMS):
         import_bars(momentum_bars(1500, i), s, source="test")

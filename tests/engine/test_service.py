@@ -16,8 +16,7 @@ from paiid.errors import ModelError
 
 @pytest.fixture(autouse=True)
 def tiny(monkeypatch):
-    monkeypatch.setattr(training, "TRAINERS", dict(tiny_trainers.TINY))
-    monkeypatch.setattr(training, "_failed", set())
+    tiny_trainers.use(monkeypatch)
     service.clear_cache()
     yield tiny_trainers
     service.clear_cache()
@@ -39,7 +38,8 @@ def test_new_version_invalidates_cache_and_promote_from_other_process_is_seen():
     m2, info = service.get_served("selector")
     assert info.version == 2 and m2 is not m1
     # promote v1 back from a separate process: the pointer's stat changes, the next call serves v1
-    code = "from paiid.engine import registry; registry.promote('selector', 1)"
+    code = ("from sklearn.linear_model import LogisticRegression; from paiid.engine import registry; "
+            "registry.MODEL_CLASSES['selector'] = LogisticRegression; registry.promote('selector', 1)")
     subprocess.run([sys.executable, "-c", code], env=os.environ.copy(), check=True)
     m3, info3 = service.get_served("selector")
     assert info3.version == 1

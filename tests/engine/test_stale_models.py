@@ -87,6 +87,8 @@ def test_missing_fitted_attribute_is_refused_at_load_naming_model_version_and_fi
         registry.load("regime")
     msg = err.value.message
     assert "'regime' v1" in msg and "means_" in msg and "paiid 0.0.1" in msg and "paiid train" in msg
+    (row,) = [m for m in registry.list_models() if m["name"] == "regime"][0]["versions"]
+    assert row["status"] == "refused" and "means_" in row["problem"]  # not "ok": listing runs the checks
 
     out = _paiid(home, "regime", "SPX", "--json")
     assert out.returncode == 1, out.stderr

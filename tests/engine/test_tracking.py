@@ -94,7 +94,7 @@ def test_ab_groups_are_deterministic_and_balanced():
     assert other.stdout.strip().split(",") == groups[:50]
 
 
-def test_performance_report_ab_calibration_and_importances(spx):
+def test_performance_report_ab_calibration_and_importances(spx, monkeypatch):
     """ML users get an oracle call (sign of the realised move), manual users a coin flip: the report
     must find ML significantly better, calibrate the 0.95 bin near 1 and list per-version returns."""
     rng = np.random.default_rng(0)
@@ -112,6 +112,7 @@ def test_performance_report_ab_calibration_and_importances(spx):
         tracking.log_prediction("regime", "SPX", _regime(as_of, coin, 0.55), model_name="regime",
                                 model_version=1, user_id=manual_users[k % 20], horizon_bars=10)
     X = np.random.default_rng(1).normal(size=(30, 2))
+    monkeypatch.setitem(registry.MODEL_CLASSES, "selector", LogisticRegression)
     registry.save("selector", LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)),
                   {"features": ["x0", "x1"], "feature_importances": {"x0": 0.9, "x1": 0.1}})
     assert tracking.resolve()["resolved"] == 120

@@ -18,9 +18,7 @@ from paiid.errors import BadInput, UnknownSymbol
 
 @pytest.fixture
 def tiny(monkeypatch):
-    monkeypatch.setattr(training, "TRAINERS", dict(tiny_trainers.TINY))
-    monkeypatch.setattr(training, "_failed", set())
-    tiny_trainers.CALLS.clear()
+    tiny_trainers.use(monkeypatch)
     return tiny_trainers
 
 
@@ -95,7 +93,8 @@ def test_two_processes_do_not_train_at_once(tmp_path):
 import json, sys, time
 sys.path.insert(0, {engine_tests!r})
 import tiny_trainers
-from paiid.engine import training
+from sklearn.linear_model import LogisticRegression
+from paiid.engine import registry, training
 orig = tiny_trainers._trained
 def slow(name, symbols, seed, deps):
     with open({str(log)!r}, "a") as fh:
@@ -107,6 +106,7 @@ def slow(name, symbols, seed, deps):
     return out
 tiny_trainers._trained = slow
 training.TRAINERS = dict(tiny_trainers.TINY)
+registry.MODEL_CLASSES.update(dict.fromkeys(tiny_trainers.TINY, LogisticRegression))
 res = training.ensure_models()
 print(json.dumps([i.name for i in res]))
 """
@@ -124,3 +124,100 @@ print(json.dumps([i.name for i in res]))
         depth += 1 if e["event"] == "start" else -1
         assert depth <= 1
     assert registry.versions("regime") == [1]
+
+
+def _import_csv(tmp_path: Path, symbol: str, bars) -> None:
+    """`paiid data import` of `bars` (a frame in the bar schema) as `symbol`, through the real CLI."""
+    from typer.testing import CliRunner
+
+    from paiid.cli.main import app
+
+    path = tmp_path / f"{symbol}.csv"
+    bars.rename_axis("date").reset_index().to_csv(path, index=False)
+    res = CliRunner().invoke(app, ["data", "import", str(path), "--symbol", symbol])
+    assert res.exit_code == 0, res.stderr
+
+
+def _store_raw(symbol: str, bars) -> None:
+    """Write bars straight into the SQLite store, past the importer's checks (what an older import let in)."""
+    import sqlite3
+
+    from paiid.data.db import ensure_tables, get_engine
+
+    ensure_tables(get_engine())
+    con = sqlite3.connect(config.home() / "paiid.db")
+    with con:
+        con.executemany(
+            "INSERT INTO bars (symbol, ts, open, high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(symbol, ts.strftime("%Y-%m-%d %H:%M:%S.%f"), *map(float, row))
+             for ts, row in zip(bars.index, bars[["open", "high", "low", "close", "volume"]].to_numpy(),
+                                strict=True)])
+        con.execute("INSERT INTO symbols (symbol, source, timeframe, updated_at) VALUES (?, 'test', 'daily', "
+                    "'2024-01-01 00:00:00.000000')", (symbol,))
+    con.close()
+
+
+def test_a_short_import_is_skipped_and_reported_by_default_and_refused_when_named(tiny, tmp_path):
+    from paiid.data import load_bars
+    from paiid.errors import NotEnoughHistory
+
+    _import_csv(tmp_path, "SHORT", load_bars("SPX").iloc[-28:])
+    assert "SHORT" in training.default_symbols()
+    result = training.train_all(None)
+    assert result.symbols == ["SPX", "GOOG"]
+    assert [i.name for i in result] == ["regime", "selector", "tradeprob"]
+    (skip,) = result.skipped_symbols
+    assert skip["symbol"] == "SHORT" and "only 28" in skip["reason"]
+    assert str(training.min_train_bars()) in skip["reason"]
+    assert all(c["symbols"] == ["SPX", "GOOG"] for c in tiny.CALLS)
+    with pytest.raises(NotEnoughHistory, match="SHORT .*281 bars.*only 28"):
+        training.train_all(["SPX", "SHORT"])
+    with pytest.raises(BadInput, match="empty.*omit it"):
+        training.train_all([])
+
+
+def test_bars_too_extreme_to_compute_features_are_skipped_not_fatal(tiny):
+    from paiid.data import load_bars
+    from paiid.errors import DataValidationError
+
+    bars = load_bars("SPX").iloc[-400:].copy()
+    bars.iloc[300:, :4] = 1.5e308  # near the float limit: moving averages overflow to inf
+    _store_raw("HUGE", bars)
+    problem = training.unsuitable("HUGE")
+    assert isinstance(problem, DataValidationError) and "HUGE" in problem.message
+    assert "infinite or undefined" in problem.message and str(bars.index[300].date()) in problem.message
+    usable, skipped = training.usable_symbols(None)
+    assert usable == ["SPX", "GOOG"] and [s["symbol"] for s in skipped] == ["HUGE"]
+    assert training.unsuitable("SPX") is None and training.unsuitable("EURUSD") is None
+
+
+def test_a_failed_run_promotes_nothing_and_the_pointer_file_holds_one_set(tiny, monkeypatch):
+    first = training.train_all(["SPX"])
+    before = {i.name: i.version for i in first}
+    assert registry.promoted_versions() == before == {"regime": 1, "selector": 1, "tradeprob": 1}
+    monkeypatch.setitem(training.TRAINERS, "tradeprob", "tiny_trainers:train_broken")
+    with pytest.raises(RuntimeError, match="always fails"):
+        training.train_all(["SPX", "GOOG"])
+    # regime and selector of the failed run were trained and registered, but none serves
+    assert registry.versions("regime") == [1, 2] and registry.versions("selector") == [1, 2]
+    assert {n: registry.promoted_version(n) for n in before} == before
+    assert json.loads(registry.pointer_path("regime").read_text())["versions"] == before
+    # a good run promotes every model of it in one write of the one pointer file
+    monkeypatch.setitem(training.TRAINERS, "tradeprob", tiny_trainers.TINY["tradeprob"])
+    again = training.train_all(["SPX"])
+    assert {i.name: (i.version, i.promoted) for i in again} == {
+        "regime": (3, True), "selector": (3, True), "tradeprob": (2, True)}
+    doc = json.loads(registry.pointer_path("regime").read_text())
+    assert doc["versions"] == doc["changed"] == {"regime": 3, "selector": 3, "tradeprob": 2}
+    # promote / rollback still move one name
+    assert registry.rollback("selector").version == 2
+    assert registry.promoted_versions() == {"regime": 3, "selector": 2, "tradeprob": 2}
+
+
+def test_registry_files_are_owner_only(tiny):
+    import stat
+
+    training.train_all(["SPX"], only=["regime"])
+    files = [p for p in config.models_dir().rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert {p.name for p in files} >= {"v1.skops", "v1.json", "highwater", "promoted.json"}
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {p.name: "0o600" for p in files}

@@ -60,6 +60,21 @@ def train_broken(symbols: list[str], *, seed: int = 0, deps: dict | None = None)
     raise RuntimeError("this trainer always fails")
 
 
+def use(monkeypatch: Any) -> None:
+    """Make the real orchestration train these instead of the ML areas' models, under the real names.
+
+    The registry refuses a file whose object is not the class of its name, so each name's class is
+    LogisticRegression for the test (what these trainers fit).
+    """
+    from paiid.engine import registry, training
+
+    monkeypatch.setattr(training, "TRAINERS", dict(TINY))
+    monkeypatch.setattr(training, "_failed", set())
+    for name in TINY:
+        monkeypatch.setitem(registry.MODEL_CLASSES, name, LogisticRegression)
+    CALLS.clear()
+
+
 TINY = {
     "regime": f"{__name__}:train_regime",
     "pattern_scorer": "paiid.ml.not_written_yet:train",

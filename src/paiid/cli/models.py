@@ -21,6 +21,7 @@ def _train_payload(result: Any) -> dict[str, Any]:
             for i in result
         ],
         "skipped": list(getattr(result, "skipped", [])),
+        "skipped_symbols": list(getattr(result, "skipped_symbols", [])),
     }
 
 
@@ -32,6 +33,8 @@ def _render_train(p: dict[str, Any]) -> None:
             console.print(f"      {k}: {v:.4g}" if isinstance(v, float) else f"      {k}: {v}")
     for s in p["skipped"]:
         console.print(f"  skipped {s['name']}: {s['reason']}")
+    for s in p["skipped_symbols"]:
+        console.print(f"  not trained on {s['symbol']}: {s['reason']}")
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -60,7 +63,8 @@ def train(
     only: list[str] = typer.Option(None, "--only", help="Train only these models (repeatable)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Train every model and register a new, promoted version of each; print versions and scores."""
+    """Train every model and promote the new versions together (or none if one fails); print versions
+    and scores, and the stored symbols left out because they are too short or unusable."""
     from paiid.engine.training import train_all
 
     only_names = [n.strip() for o in (only or []) for n in o.split(",") if n.strip()] or None
@@ -71,7 +75,8 @@ def train(
 @models_app.command("list")
 @command
 def list_(as_json: bool = JsonOpt) -> None:
-    """Every registered model with its versions, which one serves, and whether each file verifies."""
+    """Every registered model with its versions, which one serves, and whether each passes the checks
+    loading does (hash, exact types, model class, fitted state): status ok, refused or corrupt."""
     from paiid.engine.registry import list_models
 
     payload = {"models": list_models()}
@@ -85,6 +90,10 @@ def list_(as_json: bool = JsonOpt) -> None:
             for m in p["models"] for v in m["versions"]
         ]
         table("models", rows)
+        for m in p["models"]:
+            for v in m["versions"]:
+                if v.get("problem"):
+                    console.print(f"{m['name']} v{v['version']} {v['status']}: {v['problem']}", markup=False)
 
     emit(payload, as_json, render)
 

@@ -1,26 +1,36 @@
 """The model registry: versioned skops files with JSON sidecars under `PAIID_HOME/models/<name>/`.
 
-Layout per model name::
+Layout::
 
+    models/promoted.json           {"versions": {"regime": N, ...}}: the versions serving uses, all names in
+                                   one file, so a training run's new set is promoted by one atomic write
     models/<name>/v<N>.skops       the fitted model (skops, never pickle)
     models/<name>/v<N>.json        metadata sidecar (written last: a version exists once its sidecar does)
-    models/<name>/promoted.json    {"version": N, ...}: the version serving uses
     models/<name>/highwater        the highest version ever allocated (so numbers never repeat)
     models/<name>/.lock            fcntl lock serialising writers of this name across processes
+    models/.promote.lock           fcntl lock serialising writers of `promoted.json`
 
-Why this shape: every write is a temp file + `os.replace`, so a crash mid-save leaves either the old
-state or the new one, never a half file under a real name. Loading verifies the sha256 recorded in the
-sidecar and refuses any type outside `TRUSTED_PREFIXES` before skops instantiates anything, so a
-tampered or swapped file is refused (`ModelError`) instead of executing code. Serving then falls back
-to the newest older version that still verifies (`load_serving`), and nothing is ever deleted.
+Why this shape: every write is a temp file + `os.replace` with owner-only permissions (0600), so a crash
+mid-save leaves either the old state or the new one, never a half file under a real name, and no other
+local user can read or swap a model. A reader sees either the whole previous promoted set or the whole
+new one, never regime of one run with the selector of another.
+
+Why loading is safe: the sha256 in the sidecar only catches accidents (whoever can rewrite the file can
+rewrite the sidecar). What keeps a hostile file from running code is the schema audit done before skops
+instantiates anything: every type the file names must be one of `trusted_types()` — the exact classes,
+numpy and scikit-learn types the models paiid saves are made of, never a module prefix — and every node
+must use one of `TRUSTED_LOADERS`, the skops loaders that only rebuild data (none that call a named
+function with arguments from the file). Then the loaded object must be an instance of `MODEL_CLASSES[name]`.
+Anything else is refused with `ModelError`, and serving falls back to the newest older version that
+passes (`load_serving`); nothing is ever deleted. `paiid models list` runs the same audit on every version.
 
 Stale files: a model saved by older code loads fine with skops but may lack a fitted attribute
 (`name_`) that the current class sets, which would only blow up at predict time as an AttributeError.
-`load` compares each paiid object in the model with what its current class assigns (`fitted_attributes`)
-and refuses a file missing any of them (`ModelError` naming the model, its version and the paiid that
-saved it, and saying to run `paiid train`); serving then falls back like for a corrupt file. Attributes
-a class sets only sometimes are recorded at save time (`unset_attributes` in the sidecar), so a file
-the current code wrote is never refused for lacking them.
+The audit compares the attributes each paiid object in the file carries with what its current class
+assigns (`fitted_attributes`) and refuses a file missing any of them (`ModelError` naming the model, its
+version and the paiid that saved it, and saying to run `paiid train`). Attributes a class sets only
+sometimes are recorded at save time (`unset_attributes` in the sidecar), so a file the current code
+wrote is never refused for lacking them.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import textwrap
 import zipfile
@@ -51,22 +62,72 @@ import skops.io as sio
 from paiid import __version__, config
 from paiid.errors import BadInput, ModelError
 from paiid.jsonutil import to_jsonable
+from paiid.ml.patterns import PatternScorer
+from paiid.ml.regime import RegimeDetector
+from paiid.ml.selector import StrategySelector
+from paiid.ml.tradeprob import TradeProbModel
 
 log = logging.getLogger("paiid.registry")
 
-#: Module prefixes whose types a model file may contain. Anything else is refused before loading.
-TRUSTED_PREFIXES: tuple[str, ...] = ("paiid.", "sklearn.", "numpy.", "scipy.", "hmmlearn.", "builtins.")
-#: Individual harmless stdlib containers used inside trusted libraries (hmmlearn's ConvergenceMonitor
-#: keeps its history in a deque).
-TRUSTED_EXACT: frozenset[str] = frozenset({"collections.deque", "collections.OrderedDict"})
-#: Callables under a trusted prefix that could still read files or run code if a model called them.
-DENIED: frozenset[str] = frozenset({
-    "builtins.eval", "builtins.exec", "builtins.compile", "builtins.open", "builtins.__import__",
-    "builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.globals", "builtins.locals",
-    "builtins.vars", "builtins.input", "builtins.breakpoint", "builtins.exit", "builtins.quit",
-    "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile", "numpy.memmap", "numpy.save",
-    "numpy.savez", "numpy.savetxt", "numpy.lib.npyio.load",
+#: model name -> the class every version of it must be an instance of. A file holding anything else
+#: (another model, a bare estimator) is refused, and the previous good version serves.
+MODEL_CLASSES: dict[str, type] = {
+    "regime": RegimeDetector,
+    "pattern_scorer": PatternScorer,
+    "selector": StrategySelector,
+    "tradeprob": TradeProbModel,
+}
+
+#: Every third-party type the models paiid saves are made of, by exact name (enumerated from the schemas
+#: of freshly trained models; `tests/engine/test_model_files.py` checks that a fresh training run needs
+#: nothing else). A library upgrade that adds a type makes `save` refuse the model, loudly, at training time.
+LIBRARY_TYPES: frozenset[str] = frozenset({
+    "builtins.dict", "builtins.list", "builtins.str", "builtins.tuple",
+    "numpy.ndarray", "numpy.float64", "numpy.int64",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
 })
+
+#: skops loaders that only rebuild data: containers, JSON scalars, numpy arrays (`allow_pickle=False`),
+#: objects of an audited class (`__new__` + state), a tree from its arrays, a type object, a back-reference
+#: to an earlier node. Loaders that call a named function with arguments from the file
+#: (`ConstructorFromReduceNode`, `FunctionNode`, `PartialNode`, `MethodNode`, `OperatorFuncNode`) or
+#: hide a type name inside their state (`RandomGeneratorNode`) are never needed by our models.
+TRUSTED_LOADERS: frozenset[str] = frozenset({
+    "CachedNode", "DictNode", "JsonNode", "ListNode", "NdArrayNode", "ObjectNode", "TreeNode", "TupleNode",
+    "TypeNode",
+})
+
+
+def type_name(cls: type) -> str:
+    """`module.Class` as skops names it in a file's schema."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def class_names(cls: type) -> frozenset[str]:
+    """Every `module.Class` naming `cls` itself: where it is defined, and each enclosing package that
+    re-exports that very class (`paiid.ml.regime.RegimeDetector` for `paiid.ml.regime.model`'s).
+
+    Built from the class object, so moving a class moves its trusted name with it, and files saved
+    before a module became a package (naming the public path) still load.
+    """
+    names = {type_name(cls)}
+    parts = cls.__module__.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        package = ".".join(parts[:i])
+        if getattr(sys.modules.get(package), cls.__qualname__, None) is cls:
+            names.add(f"{package}.{cls.__qualname__}")
+    return frozenset(names)
+
+
+def trusted_types() -> frozenset[str]:
+    """Exact names of every type a model file may contain: `LIBRARY_TYPES` plus the model classes'."""
+    return LIBRARY_TYPES.union(*(class_names(cls) for cls in MODEL_CLASSES.values()))
+
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _VERSION_RE = re.compile(r"^v(\d+)\.(skops|json)$")
@@ -137,13 +198,13 @@ def _sidecar_path(name: str, version: int) -> Path:
     return model_dir(name) / f"v{version}.json"
 
 
-def _pointer_path(name: str) -> Path:
-    return model_dir(name) / "promoted.json"
+def _pointers_path() -> Path:
+    return config.models_dir() / "promoted.json"
 
 
-def pointer_path(name: str) -> Path:
-    """Where the promoted pointer of `name` lives (serving stats it to notice promotions cheaply)."""
-    return _pointer_path(name)
+def pointer_path(name: str) -> Path:  # noqa: ARG001 - one file holds the pointers of every name
+    """The file holding the promoted version of `name` (serving stats it to notice promotions cheaply)."""
+    return _pointers_path()
 
 
 # ------------------------------------------------------------------------------------- atomic writes
@@ -157,7 +218,8 @@ def atomic_write(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a server running as another user must read models
+        # mkstemp makes the file 0600 (owner only), which is what every registry file must be: a model
+        # file is code-adjacent state that no other local user may read or replace
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -208,62 +270,94 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _schema_types(data: bytes) -> set[str]:
-    """Every `module.Class` (or function) named anywhere in a skops file's schema."""
+def _schema(data: bytes) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             schema = json.loads(zf.read("schema.json"))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ValueError(f"not a skops archive ({type(exc).__name__}: {exc})") from None
-    found: set[str] = set()
+    if not isinstance(schema, dict):
+        raise ValueError("not a skops archive (its schema is not an object)")
+    return schema
 
-    def walk(node: Any) -> None:
+
+@dataclass
+class SchemaAudit:
+    """What a skops file's schema names, read without instantiating anything."""
+
+    #: `module.Class` of the root object (what `sio.loads` would return).
+    root: str
+    #: every `module.Class` (type or function) named anywhere, and every loader used.
+    types: set[str]
+    loaders: set[str]
+    #: path (`model`, `model.stages_[0]`, ...) -> (`module.Class`, attribute names it carries) for every
+    #: object of a paiid class: what the fitted-state check compares with the current code.
+    objects: dict[str, tuple[str, set[str]]]
+
+    def untrusted(self) -> list[str]:
+        """Types outside `trusted_types()` and loaders outside `TRUSTED_LOADERS`, sorted."""
+        allowed = trusted_types()
+        return (sorted(t for t in self.types if t not in allowed)
+                + sorted(f"loader {x}" for x in self.loaders if x not in TRUSTED_LOADERS))
+
+
+def _name_of(node: dict[str, Any]) -> str | None:
+    mod, cls = node.get("__module__"), node.get("__class__")
+    return f"{mod}.{cls}" if isinstance(mod, str) and isinstance(cls, str) else None
+
+
+def audit_schema(data: bytes) -> SchemaAudit:
+    """Walk a skops file's schema: every type and loader it names, and the state of its paiid objects.
+
+    Raises ValueError when `data` is not a skops archive.
+    """
+    schema = _schema(data)
+    types: set[str] = set()
+    loaders: set[str] = set()
+
+    def walk(node: Any) -> None:  # every node, wherever it sits
         if isinstance(node, dict):
-            mod, cls = node.get("__module__"), node.get("__class__")
-            if isinstance(mod, str) and isinstance(cls, str):
-                found.add(f"{mod}.{cls}")
+            qual = _name_of(node)
+            if qual is not None:
+                types.add(qual)
+            if "__loader__" in node:
+                loaders.add(str(node["__loader__"]))
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
             for v in node:
                 walk(v)
 
+    objects: dict[str, tuple[str, set[str]]] = {}
+
+    def objects_at(node: Any, path: str, depth: int) -> None:  # paiid objects, named as the model holds them
+        if depth > 6 or not isinstance(node, dict):
+            return
+        qual, loader, content = _name_of(node), node.get("__loader__"), node.get("content")
+        if loader == "ObjectNode" and qual is not None and qual.startswith("paiid."):
+            attrs = content.get("content") if isinstance(content, dict) else None
+            attrs = attrs if isinstance(attrs, dict) else {}
+            objects[path] = (qual, set(attrs))
+            for key, value in attrs.items():
+                objects_at(value, f"{path}.{key}", depth + 1)
+        elif loader in ("ListNode", "TupleNode") and isinstance(content, list):
+            for i, value in enumerate(content[:1000]):
+                objects_at(value, f"{path}[{i}]", depth + 1)
+        elif loader == "DictNode" and isinstance(content, dict):
+            for key, value in list(content.items())[:1000]:
+                objects_at(value, f"{path}[{key!r}]", depth + 1)
+
     walk(schema)
-    return found
+    objects_at(schema, "model", 0)
+    return SchemaAudit(root=_name_of(schema) or "?", types=types, loaders=loaders, objects=objects)
 
 
-def is_trusted_type(qualname: str) -> bool:
-    """True if `qualname` (module.Class) may be instantiated from a model file."""
-    if qualname in DENIED:
-        return False
-    return qualname in TRUSTED_EXACT or qualname.startswith(TRUSTED_PREFIXES)
+def _loads_audited(data: bytes, audit: SchemaAudit) -> Any:
+    """Instantiate a skops archive whose schema passed the audit, trusting exactly the types it names.
 
-
-def untrusted_types(data: bytes) -> tuple[list[str], list[str]]:
-    """(refused, extra_trusted): types outside the allowlist, and the ones skops must be told to trust.
-
-    skops' own `get_untrusted_types` lists what its defaults would not load; we also walk the whole
-    schema so that nothing outside our prefixes passes just because skops' defaults allow it.
+    skops still refuses anything its own audit finds beyond those (fail closed).
     """
-    skops_untrusted = sio.get_untrusted_types(data=data)
-    every = _schema_types(data) | set(skops_untrusted)
-    refused = sorted(t for t in every if not is_trusted_type(t))
-    extra = sorted(t for t in skops_untrusted if is_trusted_type(t))
-    return refused, extra
-
-
-def _loads_trusted(data: bytes, where: str) -> Any:
-    """Instantiate a skops archive after refusing every type outside the allowlist."""
-    try:
-        refused, extra = untrusted_types(data)
-    except Exception as exc:  # noqa: BLE001 - any parse failure means the file is not what we wrote
-        raise ModelError(f"{where} is corrupt: {exc}") from None
-    if refused:
-        raise ModelError(f"{where} contains untrusted types {', '.join(refused)}; refusing to load it")
-    try:
-        return sio.loads(data, trusted=extra)
-    except Exception as exc:  # noqa: BLE001
-        raise ModelError(f"{where} could not be loaded: {type(exc).__name__}: {exc}") from None
+    return sio.loads(data, trusted=sorted(audit.types))
 
 
 # ------------------------------------------------------------------------------------ fitted state
@@ -292,33 +386,21 @@ def fitted_attributes(cls: type) -> frozenset[str]:
     return frozenset(names)
 
 
-def missing_fitted_state(model: Any) -> dict[str, list[str]]:
-    """`path -> [attribute, ...]` for every paiid object inside `model` lacking one its class assigns.
+def missing_fitted_state(audit: SchemaAudit) -> dict[str, list[str]]:
+    """`path -> [attribute, ...]` for every paiid object in an audited file lacking one its class assigns.
 
-    Walks the model and the lists, tuples and dicts it holds (not into third-party estimators, whose
-    own version checks apply). `path` names where the object sits, e.g. `model` or `model.stages_[0]`.
+    Read from the schema (nothing instantiated), for the objects the model holds directly or in lists,
+    tuples and dicts (not inside third-party estimators, whose own version checks apply). `path` names
+    where the object sits, e.g. `model` or `model.stages_[0]`. Only called on files whose types passed
+    the audit, so every paiid class named is one of `MODEL_CLASSES`.
     """
+    classes = {qual: cls for cls in MODEL_CLASSES.values() for qual in class_names(cls)}
     out: dict[str, list[str]] = {}
-    seen: set[int] = set()
-
-    def walk(obj: Any, path: str, depth: int) -> None:
-        if depth > 6 or id(obj) in seen:
-            return
-        seen.add(id(obj))
-        if type(obj).__module__.startswith("paiid.") and hasattr(obj, "__dict__"):
-            missing = sorted(fitted_attributes(type(obj)) - set(vars(obj)))
-            if missing:
-                out[path] = missing
-            for key, value in vars(obj).items():
-                walk(value, f"{path}.{key}", depth + 1)
-        elif isinstance(obj, list | tuple):
-            for i, value in enumerate(obj[:1000]):
-                walk(value, f"{path}[{i}]", depth + 1)
-        elif isinstance(obj, dict):
-            for key, value in list(obj.items())[:1000]:
-                walk(value, f"{path}[{key!r}]", depth + 1)
-
-    walk(model, "model", 0)
+    for path, (qual, attrs) in audit.objects.items():
+        cls = classes.get(qual)
+        missing = sorted(fitted_attributes(cls) - attrs) if cls is not None else []
+        if missing:
+            out[path] = missing
     return out
 
 
@@ -329,36 +411,20 @@ def _saved_by(doc: dict[str, Any]) -> str:
     return f"{who}, {doc.get('created_at') or 'unknown date'}"
 
 
-def _check_fitted_state(name: str, version: int, model: Any, doc: dict[str, Any]) -> None:
+def _check_fitted_state(name: str, version: int, audit: SchemaAudit, doc: dict[str, Any]) -> None:
     """Refuse a model lacking learned state the current code needs (saved by older code)."""
     allowed = doc.get("unset_attributes") if isinstance(doc.get("unset_attributes"), dict) else {}
     problems = []
-    for path, attrs in missing_fitted_state(model).items():
+    for path, attrs in missing_fitted_state(audit).items():
         stale = [a for a in attrs if a not in (allowed.get(path) or [])]
         if stale:
-            problems.append(f"{path} ({type_name_at(model, path)}) lacks {', '.join(stale)}")
+            cls = audit.objects[path][0].rpartition(".")[2]
+            problems.append(f"{path} ({cls}) lacks {', '.join(stale)}")
     if problems:
         raise ModelError(
             f"model {name!r} v{version} was saved by older code ({_saved_by(doc)}) and does not match this "
             f"paiid {__version__}: {'; '.join(problems)}. Retrain it with `paiid train`"
         )
-
-
-def type_name_at(model: Any, path: str) -> str:
-    """Class name of the object at `path` (as written by `missing_fitted_state`); '?' if not found."""
-    if path == "model":
-        return type(model).__name__
-    obj = model
-    for part in re.findall(r"\.(\w+)|\[([^\]]+)\]", path):
-        attr, key = part
-        try:
-            if attr:
-                obj = getattr(obj, attr)
-            else:
-                obj = obj[int(key)] if key.isdigit() else obj[ast.literal_eval(key)]
-        except (AttributeError, KeyError, IndexError, TypeError, ValueError, SyntaxError):
-            return "?"
-    return type(obj).__name__
 
 
 # ------------------------------------------------------------------------------------------ versions
@@ -390,10 +456,10 @@ def _highwater(name: str) -> int:
     return hw
 
 
-def _read_pointer(name: str) -> int | None:
+def _legacy_pointer(name: str) -> int | None:
+    """The per-name pointer `models/<name>/promoted.json` older paiid wrote (until the shared one exists)."""
     try:
-        doc = json.loads(_pointer_path(name).read_text())
-        return int(doc["version"])
+        return int(json.loads((model_dir(name) / "promoted.json").read_text())["version"])
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError) as exc:
@@ -401,13 +467,51 @@ def _read_pointer(name: str) -> int | None:
         return None
 
 
+def promoted_versions() -> dict[str, int]:
+    """name -> promoted version, read from the one pointer file (so always one consistent set)."""
+    try:
+        doc = json.loads(_pointers_path().read_text())
+        return {str(k): int(v) for k, v in doc["versions"].items() if _NAME_RE.match(str(k))}
+    except FileNotFoundError:
+        return {n: v for n in model_names() if (v := _legacy_pointer(n)) is not None}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("promoted pointers %s are unreadable (%s); serving the newest good versions",
+                    _pointers_path(), exc)
+        return {}
+
+
 def promoted_version(name: str) -> int | None:
     """The version serving uses: the promoted pointer, else the newest registered version."""
-    v = _read_pointer(name)
+    v = promoted_versions().get(_check_name(name))
     if v is not None:
         return v
     vs = versions(name)
     return vs[-1] if vs else None
+
+
+@contextlib.contextmanager
+def _pointers_lock() -> Iterator[None]:
+    """Exclusive cross-process lock for writers of the pointer file (read-modify-write of the set)."""
+    root = config.models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".promote.lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write_pointers(changes: dict[str, int], reason: str) -> None:
+    """Point every name in `changes` at its version in one atomic write (the others keep theirs)."""
+    with _pointers_lock():
+        current = promoted_versions()
+        atomic_write_json(_pointers_path(), {
+            "versions": {**current, **changes},
+            "changed": changes,
+            "reason": reason,
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        })
 
 
 def _read_sidecar(name: str, version: int) -> dict[str, Any]:
@@ -440,26 +544,43 @@ def _info(name: str, version: int, doc: dict[str, Any], promoted: int | None) ->
 # ---------------------------------------------------------------------------------------------- API
 
 
+def expected_class(name: str) -> type:
+    """The class every version of model `name` must be (`MODEL_CLASSES`); `ModelError` for an unknown name."""
+    try:
+        return MODEL_CLASSES[_check_name(name)]
+    except KeyError:
+        raise ModelError(
+            f"no model class is known for the name {name!r} (known: {', '.join(MODEL_CLASSES)}); "
+            "the registry stores only those"
+        ) from None
+
+
 def save(name: str, model: Any, metadata: dict[str, Any] | None = None, *, promote: bool = True) -> ModelInfo:
     """Store `model` as the next version of `name`; promote it unless `promote=False`.
 
-    The model must round-trip through skops with trusted types only: a model holding e.g. a pandas
-    object is refused here, at training time, rather than later when serving it.
+    The model must be of `name`'s class and round-trip through skops with trusted types only: a model
+    holding e.g. a pandas object, or a type a library upgrade introduced, is refused here, at training
+    time, rather than later when serving it.
     """
-    _check_name(name)
+    cls = expected_class(name)
+    if not isinstance(model, cls):
+        raise ModelError(f"model {name!r} must be a {type_name(cls)}, not a {type_name(type(model))}")
     try:
         data = sio.dumps(model)
     except Exception as exc:  # noqa: BLE001
         raise ModelError(f"model {name!r} cannot be saved with skops: {type(exc).__name__}: {exc}") from None
-    refused, _ = untrusted_types(data)
+    audit = audit_schema(data)
+    refused = audit.untrusted()
     if refused:
         raise ModelError(
             f"model {name!r} holds types outside the registry's allowlist ({', '.join(refused)}); keep "
-            "fitted state as numpy arrays, python scalars/lists/dicts or scikit-learn estimators"
+            "fitted state as numpy arrays, python scalars/lists/dicts or the scikit-learn estimators listed "
+            "in paiid.engine.registry.LIBRARY_TYPES (add a new one there only after checking that loading "
+            "it runs no code)"
         )
     digest = _sha256(data)
     meta = dict(metadata or {})
-    unset = missing_fitted_state(model)  # attributes the current code sets only sometimes
+    unset = missing_fitted_state(audit)  # attributes the current code sets only sometimes
     if unset:
         meta["unset_attributes"] = unset
     with _name_lock(name):
@@ -479,23 +600,18 @@ def save(name: str, model: Any, metadata: dict[str, Any] | None = None, *, promo
         atomic_write(_model_path(name, version), data)
         atomic_write_json(_sidecar_path(name, version), doc)  # sidecar last: now the version exists
         if promote:
-            _write_pointer(name, version, reason="saved")
+            _write_pointers({name: version}, reason="saved")
     log.info("registered model %s v%d", name, version)
     stored = json.loads(json.dumps(to_jsonable(doc)))
-    return _info(name, version, stored, version if promote else _read_pointer(name))
-
-
-def _write_pointer(name: str, version: int, reason: str) -> None:
-    atomic_write_json(_pointer_path(name), {
-        "name": name,
-        "version": version,
-        "reason": reason,
-        "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    })
+    return _info(name, version, stored, version if promote else promoted_version(name))
 
 
 def verify(name: str, version: int) -> tuple[dict[str, Any], bytes]:
-    """Sidecar and bytes of a version after checking its sha256; `ModelError` says what is wrong."""
+    """Sidecar and bytes of a version after checking its sha256; `ModelError` says what is wrong.
+
+    The hash only catches accidents and copies gone wrong: whoever can rewrite the file can rewrite the
+    sidecar too, which is why `audit` and `load` check what the file contains as well.
+    """
     doc = _read_sidecar(name, version)
     path = _model_path(name, version)
     try:
@@ -512,26 +628,53 @@ def verify(name: str, version: int) -> tuple[dict[str, Any], bytes]:
     return doc, data
 
 
+def audit(name: str, version: int) -> tuple[dict[str, Any], bytes, SchemaAudit]:
+    """Everything `load` checks short of instantiating: hash, exact types and loaders, the model's class
+    and its fitted state. Cheap (no object is built), so `list_models` runs it on every version."""
+    doc, data = verify(name, version)
+    where = f"model file of {name!r} v{version} ({_model_path(name, version)})"
+    fix = (f"(saved by {_saved_by(doc)}; this is paiid {__version__}); retrain with `paiid train` or roll "
+           f"back with `paiid models rollback {name}`")
+    try:
+        found = audit_schema(data)
+    except ValueError as exc:  # any parse failure means the file is not what we wrote
+        raise ModelError(f"{where} is corrupt: {exc} {fix}") from None
+    refused = found.untrusted()
+    if refused:
+        raise ModelError(f"{where} contains untrusted types {', '.join(refused)}; refusing to load it {fix}")
+    cls = expected_class(name)
+    if found.root not in class_names(cls):
+        raise ModelError(f"{where} holds a {found.root}, not a {type_name(cls)}; refusing to load it {fix}")
+    _check_fitted_state(name, version, found, doc)
+    return doc, data, found
+
+
 def load(name: str, version: int | None = None) -> tuple[Any, ModelInfo]:
     """The fitted model and its info; `version=None` means the promoted one. Never unpickles.
 
-    Raises `ModelError` when the version does not exist, its file does not match its sha256, or it
-    names a type outside the allowlist.
+    Raises `ModelError` when the version does not exist, its file does not match its sha256, names a
+    type or loader outside the allowlists, or does not hold an instance of `name`'s class.
     """
     _check_name(name)
     if version is None:
         version = promoted_version(name)
         if version is None:
             raise ModelError(f"no model {name!r} is registered; train it with `paiid train`")
-    doc, data = verify(name, version)
+    doc, data, found = audit(name, version)
     try:
-        model = _loads_trusted(data, f"model file of {name!r} v{version} ({_model_path(name, version)})")
-    except ModelError as exc:
+        model = _loads_audited(data, found)
+    except Exception as exc:  # noqa: BLE001 - skops refusing or failing: the file is not what we wrote
         raise ModelError(
-            f"{exc.message} (saved by {_saved_by(doc)}; this is paiid {__version__}); retrain with "
-            f"`paiid train` or roll back with `paiid models rollback {name}`"
+            f"model file of {name!r} v{version} ({_model_path(name, version)}) could not be loaded: "
+            f"{type(exc).__name__}: {exc} (saved by {_saved_by(doc)}); retrain with `paiid train` or roll "
+            f"back with `paiid models rollback {name}`"
         ) from None
-    _check_fitted_state(name, version, model, doc)
+    cls = expected_class(name)
+    if not isinstance(model, cls):
+        raise ModelError(
+            f"model file of {name!r} v{version} loaded as a {type_name(type(model))}, not a "
+            f"{type_name(cls)}; refusing it; retrain with `paiid train`"
+        )
     return model, _info(name, version, doc, promoted_version(name))
 
 
@@ -588,41 +731,63 @@ def describe(name: str, version: int) -> ModelInfo:
 
 
 def list_models(*, check: bool = True) -> list[dict[str, Any]]:
-    """Every model name with its versions, the promoted one and (with `check`) whether each file verifies."""
+    """Every model name with its versions, the promoted one and (with `check`) whether each passes `audit`.
+
+    `status` is "ok", "refused" (the audit found something `load` would refuse: corrupt, tampered,
+    untrusted types, another class, stale fitted state; `problem` says what) or "corrupt" (no readable
+    metadata).
+    """
     out = []
+    pointers = promoted_versions()
     for name in model_names():
-        top = promoted_version(name)
+        top = pointers.get(name)
+        if top is None:
+            vs = versions(name)
+            top = vs[-1] if vs else None
         rows = []
         for v in versions(name):
             row: dict[str, Any] = {"version": v, "promoted": v == top}
             try:
-                doc = verify(name, v)[0] if check else _read_sidecar(name, v)
-                row.update(
-                    created_at=doc.get("created_at"),
-                    scores=doc.get("scores", {}),
-                    data=doc.get("data"),
-                    sha256=doc.get("sha256"),
-                    status="ok",
-                )
+                doc = _read_sidecar(name, v)
             except ModelError as exc:
                 row.update(status="corrupt", problem=exc.message)
+                rows.append(row)
+                continue
+            row.update(created_at=doc.get("created_at"), scores=doc.get("scores", {}), data=doc.get("data"),
+                       sha256=doc.get("sha256"), status="ok")
+            if check:
+                try:
+                    audit(name, v)
+                except ModelError as exc:
+                    row.update(status="refused", problem=exc.message)
             rows.append(row)
         out.append({"name": name, "promoted": top, "latest": rows[-1]["version"] if rows else None,
                     "versions": rows})
     return to_jsonable(out)
 
 
+def promote_set(chosen: dict[str, int], reason: str = "promoted") -> list[ModelInfo]:
+    """Serve every `name -> version` in `chosen` together, after checking each loads as its class.
+
+    One write of the pointer file, so readers see all of them or none; if any version does not load,
+    nothing is promoted (`ModelError` / `BadInput` say which).
+    """
+    infos = []
+    for name, version in chosen.items():
+        version = int(version)
+        if version not in versions(name):
+            known = ", ".join(map(str, versions(name))) or "none"
+            raise BadInput(f"model {name!r} has no version {version} (registered: {known})")
+        infos.append(load(name, version)[1])
+    _write_pointers({i.name: i.version for i in infos}, reason=reason)
+    for info in infos:
+        info.promoted = True
+    return infos
+
+
 def promote(name: str, version: int) -> ModelInfo:
     """Point serving at `version` of `name` after checking that it verifies and loads."""
-    version = int(version)
-    if version not in versions(name):
-        known = ", ".join(map(str, versions(name))) or "none"
-        raise BadInput(f"model {name!r} has no version {version} (registered: {known})")
-    _, info = load(name, version)
-    with _name_lock(name):
-        _write_pointer(name, version, reason="promoted")
-    info.promoted = True
-    return info
+    return promote_set({name: version})[0]
 
 
 def rollback(name: str) -> ModelInfo:
@@ -637,8 +802,7 @@ def rollback(name: str) -> ModelInfo:
         except ModelError as exc:
             problems.append(exc.message)
             continue
-        with _name_lock(name):
-            _write_pointer(name, v, reason=f"rollback from v{top}")
+        _write_pointers({name: v}, reason=f"rollback from v{top}")
         return describe(name, v)
     raise BadInput(
         f"model {name!r} has no good version older than v{top} to roll back to"

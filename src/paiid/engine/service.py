@@ -2,8 +2,10 @@
 
 Why a cache: loading a skops file (sha256 + type check + instantiation) costs milliseconds to
 seconds, and an API worker answers many requests with the same model. The cache is keyed on the
-promoted pointer's (mtime, size) so that a `paiid models promote`, a rollback or a new training run
-from another process is picked up at the next call with a single `stat`.
+promoted pointer file's (mtime, size, inode) so that a `paiid models promote`, a rollback or a new
+training run from another process is picked up at the next call with a single `stat`; the file holds
+every model's pointer, so when it changed but still names the version already loaded, that model is
+kept as is.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ def get_served(name: str, *, ensure: bool = True) -> tuple[Any, ModelInfo]:
         entry = _cache.get((home, name))
         fresh = entry is not None and entry.stamp == pointer
         if entry is not None and fresh and (pointer is not None or entry.versions_stamp == dir_mtime):
+            return entry.model, entry.info
+        if (entry is not None and pointer is not None and entry.stamp is not None
+                and entry.info.fallback_from is None
+                and registry.promoted_version(name) == entry.info.version):
+            # one pointer file holds every name: a promotion of another model does not reload this one
+            entry.stamp = pointer
             return entry.model, entry.info
         model, info = registry.load_serving(name, skip=_failed.get((home, name)))
         key = (home, name, info.version)

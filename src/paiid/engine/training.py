@@ -7,6 +7,17 @@ the default training set on purpose: the models' labels are horizons counted in 
 scale-free features only, so they are still *applied* to any stored symbol, hourly ones included, and
 `paiid train --symbols EURUSD ...` trains on it explicitly.
 
+Screening: a stored symbol the models cannot learn from (too few bars, or bars so extreme that the
+features come out infinite or undefined) is left out of the default set and reported in
+`TrainResult.skipped_symbols`; one bad import never makes training fail for everything. A symbol asked
+for explicitly is refused up front (422 / exit 2 naming it and what it lacks) instead.
+
+All or nothing: every model of one run is trained and registered unpromoted, each is loaded back from
+its file (so the registry's checks pass on what will serve), and only then are all of them promoted in
+one write of the pointer file (`registry.promote_set`). A run that fails anywhere promotes nothing; the
+versions it registered stay on disk, unpromoted, for inspection. (`ensure_models`, which trains only what
+is missing, promotes the models that trained and reports the others: there was no earlier set to keep.)
+
 Two processes never train at once (an fcntl lock on `models/.train.lock`): a second `paiid train`, or a
 server worker that needs models while another is training them, waits and then sees the new versions.
 """
@@ -28,7 +39,7 @@ import numpy as np
 from paiid import config
 from paiid.engine import registry
 from paiid.engine.registry import ModelInfo
-from paiid.errors import BadInput, PaiidError, UnknownSymbol
+from paiid.errors import BadInput, DataValidationError, NotEnoughHistory, PaiidError, UnknownSymbol
 from paiid.progress import note, track
 
 log = logging.getLogger("paiid.training")
@@ -46,11 +57,13 @@ DEFAULT_TIMEFRAME = "daily"
 
 
 class TrainResult(list):
-    """`list[ModelInfo]` of what was registered, plus `skipped`: [{"name", "reason"}] for the rest."""
+    """`list[ModelInfo]` of what was registered and promoted, plus `skipped`: [{"name", "reason"}] for the
+    models left out and `skipped_symbols`: [{"symbol", "reason"}] for the stored symbols left out."""
 
     def __init__(self, infos: list[ModelInfo] | None = None, skipped: list[dict[str, str]] | None = None):
         super().__init__(infos or [])
         self.skipped: list[dict[str, str]] = skipped or []
+        self.skipped_symbols: list[dict[str, str]] = []
         self.symbols: list[str] = []
         self.seed: int = 0
 
@@ -104,20 +117,88 @@ def resolve_trainer(name: str) -> Callable[..., Any] | None:
 
 
 def default_symbols() -> list[str]:
-    """Every available symbol with daily bars (bundled SPX, GOOG and daily imports)."""
+    """Every available symbol with daily bars (bundled SPX, GOOG and daily imports), before screening."""
     from paiid.data import describe_symbols
 
     return [s["symbol"] for s in describe_symbols() if s.get("timeframe") == DEFAULT_TIMEFRAME]
 
 
-def check_symbols(symbols: list[str] | None) -> list[str]:
+def min_train_bars() -> int:
+    """Fewest bars a symbol needs to be trained on: the selector's (the most demanding model's) warm-up
+    and trailing windows, plus one label horizon, so the symbol gives at least one labelled date."""
+    from paiid.ml.selector import HORIZON, MIN_BARS
+
+    return MIN_BARS + HORIZON
+
+
+def unsuitable(symbol: str) -> PaiidError | None:
+    """Why the models cannot be trained on `symbol`'s bars (the error naming it), or None if they can.
+
+    Too few bars (`NotEnoughHistory`); prices that are not positive, or features that come out infinite,
+    or undefined on complete bars after the warm-up (what prices near the float limits produce)
+    (`DataValidationError`). Any of these would otherwise fail a trainer for every symbol at once.
+    """
+    from paiid.data import load_bars
+    from paiid.features import SCALE_FREE, WARMUP, build_features
+
+    bars = load_bars(symbol)
+    need = min_train_bars()
+    if len(bars) < need:
+        return NotEnoughHistory(f"training on {symbol}", need, len(bars))
+    prices = bars[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
+    known = np.isfinite(prices)
+    if (prices[known] <= 0).any():
+        return DataValidationError(["has prices that are zero or negative"], source=f"symbol {symbol}")
+    with np.errstate(all="ignore"):
+        feats = build_features(bars)[SCALE_FREE].iloc[WARMUP:]
+    values = feats.to_numpy(dtype=np.float64)
+    complete = (known.all(axis=1) & np.isfinite(bars["volume"].to_numpy(dtype=np.float64)))[WARMUP:]
+    bad = np.isinf(values) | (np.isnan(values) & complete[:, None])
+    if not bad.any():
+        return None
+    rows, cols = np.nonzero(bad)
+    names = sorted({SCALE_FREE[c] for c in cols})
+    return DataValidationError([
+        f"features {', '.join(names[:4])}{' ...' if len(names) > 4 else ''} are infinite or undefined on "
+        f"{len(set(rows.tolist()))} bars from {feats.index[rows.min()].date()} (prices too extreme to "
+        "compute with); fix the data and import it again"
+    ], source=f"symbol {symbol}")
+
+
+def usable_symbols(symbols: list[str] | None = None) -> tuple[list[str], list[dict[str, str]]]:
+    """(usable, skipped): `symbols` (default: every daily symbol) split by `unsuitable`.
+
+    The one screening of stored symbols for anything that trains or evaluates on the default set;
+    `skipped` is [{"symbol", "reason"}].
+    """
+    usable: list[str] = []
+    skipped: list[dict[str, str]] = []
+    for sym in default_symbols() if symbols is None else symbols:
+        problem = unsuitable(sym)
+        if problem is None:
+            usable.append(sym)
+        else:
+            log.warning("not training on %s: %s", sym, problem.message)
+            skipped.append({"symbol": sym, "reason": problem.message})
+    return usable, skipped
+
+
+def select_symbols(symbols: list[str] | None) -> tuple[list[str], list[dict[str, str]]]:
+    """The symbols a run trains on and the stored ones it skipped (`usable_symbols`).
+
+    `None`: every daily symbol that is usable (`BadInput` if none is). Given symbols: each must exist
+    and be usable, else `UnknownSymbol` / `NotEnoughHistory` / `DataValidationError` naming it; an
+    empty list is `BadInput` rather than "all", so a client bug never retrains everything.
+    """
     from paiid.data import available_symbols, normalise_symbol
 
-    if not symbols:
-        syms = default_symbols()
+    if symbols is None:
+        syms, skipped = usable_symbols(None)
         if not syms:
-            raise BadInput("no daily symbols available to train on; import some with `paiid data import`")
-        return syms
+            why = "; ".join(f"{s['symbol']}: {s['reason']}" for s in skipped)
+            raise BadInput("no daily symbols usable for training" + (f" ({why})" if why else "")
+                           + "; import some with `paiid data import`")
+        return syms, skipped
     known = available_symbols()
     out: list[str] = []
     for raw in symbols:
@@ -130,8 +211,18 @@ def check_symbols(symbols: list[str] | None) -> list[str]:
             if sym not in out:
                 out.append(sym)
     if not out:
-        raise BadInput("no symbols given")
-    return out
+        raise BadInput("the list of symbols is empty: omit it (no `symbols` field, no --symbols) to train on "
+                       "every symbol with daily bars, or name at least one symbol")
+    for sym in out:
+        problem = unsuitable(sym)
+        if problem is not None:
+            raise problem
+    return out, []
+
+
+def check_symbols(symbols: list[str] | None) -> list[str]:
+    """The symbols a run trains on (`select_symbols` without the skipped list)."""
+    return select_symbols(symbols)[0]
 
 
 def _feature_importances(model: Any, features: list[str] | None) -> dict[str, float] | None:
@@ -228,46 +319,68 @@ def _registered_dep(name: str) -> tuple[Any, ModelInfo] | None:
 
 
 def _run(
-    names: list[str], symbols: list[str], seed: int, required: set[str], description: str
+    names: list[str],
+    symbols: list[str],
+    seed: int,
+    required: set[str],
+    description: str,
+    skipped_symbols: list[dict[str, str]],
 ) -> TrainResult:
+    """Train `names` in dependency order, registering each unpromoted; then promote them all at once.
+
+    A failure of a model in `required` (or of the final check) promotes nothing and re-raises; the
+    versions registered so far stay on disk, unpromoted. Other failures are reported in `skipped`.
+    """
     out = TrainResult()
-    out.symbols, out.seed = symbols, seed
+    out.symbols, out.seed, out.skipped_symbols = symbols, seed, list(skipped_symbols)
     deps: dict[str, tuple[Any, ModelInfo]] = {}
+    trained: dict[str, int] = {}
     order = list(TRAINERS)
-    for name in track(names, description):
-        for earlier in order[: order.index(name)]:
-            if earlier not in deps:
-                dep = _registered_dep(earlier)
-                if dep is not None:
-                    deps[earlier] = dep
-        if resolve_trainer(name) is None:
-            reason = f"trainer {TRAINERS[name]} is not available yet"
-            note(f"skipping {name}: {reason}")
-            out.skipped.append({"name": name, "reason": reason})
-            continue
-        note(f"training {name} on {', '.join(symbols)}")
-        try:
-            done = _train_and_save(name, symbols, seed=seed, deps=deps, promote=True)
-        except Exception as exc:
-            if name in required:
-                raise
-            log.warning("training %s failed: %s", name, exc)
-            _failed.add((str(config.models_dir()), name))
-            out.skipped.append({"name": name, "reason": f"training failed: {type(exc).__name__}: {exc}"})
-            continue
-        if done is not None:
-            deps[name] = done
-            out.append(done[1])
+    try:
+        for name in track(names, description):
+            for earlier in order[: order.index(name)]:
+                if earlier not in deps:
+                    dep = _registered_dep(earlier)
+                    if dep is not None:
+                        deps[earlier] = dep
+            if resolve_trainer(name) is None:
+                reason = f"trainer {TRAINERS[name]} is not available yet"
+                note(f"skipping {name}: {reason}")
+                out.skipped.append({"name": name, "reason": reason})
+                continue
+            note(f"training {name} on {', '.join(symbols)}")
+            try:
+                done = _train_and_save(name, symbols, seed=seed, deps=deps, promote=False)
+            except Exception as exc:
+                if name in required:
+                    raise
+                log.warning("training %s failed: %s", name, exc)
+                _failed.add((str(config.models_dir()), name))
+                out.skipped.append({"name": name, "reason": f"training failed: {type(exc).__name__}: {exc}"})
+                continue
+            if done is not None:
+                deps[name] = done  # later trainers of this run build on the new model, not the served one
+                trained[name] = done[1].version
+        if trained:
+            note(f"checking and promoting {', '.join(f'{n} v{v}' for n, v in trained.items())}")
+            out.extend(registry.promote_set(trained, reason=f"trained on {', '.join(symbols)} (seed {seed})"))
+    except BaseException:
+        if trained:
+            log.warning("training failed, nothing promoted; registered but not promoted: %s",
+                        ", ".join(f"{n} v{v}" for n, v in trained.items()))
+        raise
     return out
 
 
 def train_all(
     symbols: list[str] | None = None, *, seed: int = 0, only: list[str] | None = None
 ) -> TrainResult:
-    """Train every model (or `only` those) on `symbols` and register new, promoted versions.
+    """Train every model (or `only` those) on `symbols` and promote the new versions together.
 
+    `symbols=None` trains on every usable daily symbol (the others are in `result.skipped_symbols`).
     Models not retrained in this run but needed as `deps` come from the registry. A trainer whose
-    module does not exist yet is skipped and listed in `result.skipped`.
+    module does not exist yet is skipped and listed in `result.skipped`. Any other failure promotes
+    nothing and raises.
     """
     names = list(TRAINERS)
     if only:
@@ -275,9 +388,9 @@ def train_all(
         if unknown:
             raise BadInput(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(TRAINERS)}")
         names = [n for n in TRAINERS if n in only]
-    syms = check_symbols(symbols)
+    syms, skipped_symbols = select_symbols(symbols)
     with training_lock():
-        return _run(names, syms, seed, set(names), "training models")
+        return _run(names, syms, seed, set(names), "training models", skipped_symbols)
 
 
 #: (models dir, name) whose training failed in this process while not required; not retried implicitly.
@@ -293,8 +406,9 @@ def ensure_models(names: list[str] | None = None) -> TrainResult:
     """Train the default models that are not registered yet (cheap when they all are).
 
     Every command that needs models calls this first, so a newcomer's first command trains the
-    defaults instead of failing. A failure while training a model in `names` (default: all) raises;
-    a failure of another model is logged and not retried by this process.
+    defaults instead of failing. A failure while training a model in `names` (default: all) raises
+    and promotes nothing; a failure of another model is logged and not retried by this process, and
+    the models that did train are promoted together.
     """
     required = set(names) if names else set(TRAINERS)
     home = str(config.models_dir())
@@ -309,4 +423,5 @@ def ensure_models(names: list[str] | None = None) -> TrainResult:
         if not pending:
             return TrainResult()
         note(f"no trained {', '.join(pending)} model(s) under {config.models_dir()}: training the defaults")
-        return _run(pending, check_symbols(None), 0, required, "training default models")
+        syms, skipped_symbols = select_symbols(None)
+        return _run(pending, syms, 0, required, "training default models", skipped_symbols)

@@ -36,7 +36,9 @@ class UnknownJob(PaiidError):
 
 class TrainRequest(BaseModel):
     symbols: list[str] | None = Field(
-        default=None, description="Symbols to train on; default every symbol with daily bars.",
+        default=None,
+        description="Symbols to train on (each must have enough usable bars). Omit the field to train on "
+                    "every usable symbol with daily bars; an empty list is refused.",
         examples=[["SPX", "GOOG"]],
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Random seed for every trainer.")
@@ -97,6 +99,7 @@ def _run_job(job: dict[str, Any], req: TrainRequest) -> None:
             models=[{"name": i.name, "version": i.version, "promoted": i.promoted, "scores": i.scores}
                     for i in result],
             skipped=list(result.skipped),
+            skipped_symbols=list(result.skipped_symbols),
             symbols=list(result.symbols),
         )
     except PaiidError as exc:
@@ -126,16 +129,19 @@ def start_training(
 ) -> dict[str, Any]:
     """Start training a new version of every model in the background (needs `X-API-Key`).
 
-    Answers at once with a `job_id`; poll `GET /api/ml/train/{job_id}` for its status.
+    Answers at once with a `job_id`; poll `GET /api/ml/train/{job_id}` for its status. The new
+    versions are promoted together when all of them trained, or none is.
     """
     require_api_key(x_api_key)
     req = body or TrainRequest()
-    from paiid.engine.training import TRAINERS, check_symbols
+    from paiid.engine.training import TRAINERS, select_symbols
 
     unknown = [n for n in (req.only or []) if n not in TRAINERS]
     if unknown:
         raise BadInput(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(TRAINERS)}")
-    req.symbols = check_symbols(req.symbols)  # bad symbols are a 404/422 now, not a failed job later
+    # unknown, unusable or an empty list of symbols: a 404/422 now, not a failed job later (the job
+    # screens the defaults again, so it reports which stored symbols it skipped)
+    select_symbols(req.symbols)
     job = {"job_id": uuid.uuid4().hex, "status": "queued", "created_at": _now(),
            "request": req.model_dump()}
     _write_job(job)
