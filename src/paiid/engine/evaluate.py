@@ -6,32 +6,42 @@ reported here; every score sits next to its baseline.
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from typing import Any
 
+from paiid.engine.training import usable_symbols
+from paiid.ml.patterns import evaluate as patterns_evaluate
+from paiid.ml.regime import evaluate as regime_evaluate
+from paiid.ml.selector import evaluate as selector_evaluate
+from paiid.ml.tradeprob import evaluate as tradeprob_evaluate
 from paiid.progress import track
 
-#: report key -> "module:function" returning that part as a dict.
-PARTS: dict[str, str] = {
-    "regime": "paiid.ml.regime.evaluate:evaluate",
-    "selector": "paiid.ml.selector.evaluate:evaluate",
-    "trade_probability": "paiid.ml.tradeprob.evaluate:evaluate",
-    "patterns": "paiid.ml.patterns.evaluate:evaluate",
+#: report key -> the function computing that part (`seed=` keyword; the selector also takes `plot=`).
+PARTS: dict[str, Callable[..., dict[str, Any]]] = {
+    "regime": regime_evaluate.evaluate,
+    "selector": selector_evaluate.evaluate,
+    "trade_probability": tradeprob_evaluate.evaluate,
+    "patterns": patterns_evaluate.evaluate,
 }
+#: Parts scored on the stored symbols (the others use synthetic series and the bundled SPX/GOOG).
+ON_SYMBOLS = ("selector", "trade_probability")
 
 
 def evaluate(parts: list[str] | None = None, seed: int = 0, plot: str | None = None) -> dict[str, Any]:
     """Every part (or those in `parts`); `plot` writes the selector's out-of-sample equity curves
     (ML choice vs random vs fixed templates vs buy-and-hold) to that HTML file."""
+    chosen = [k for k in PARTS if not parts or k in parts]
     report: dict[str, Any] = {}
-    for key in track([k for k in PARTS if not parts or k in parts], "evaluating"):
-        module, func = PARTS[key].split(":")
-        try:
-            fn = getattr(importlib.import_module(module), func)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            report[key] = {"status": "not implemented yet"}
-            continue
-        report[key] = fn(seed=seed, plot=plot) if key == "selector" and plot else fn(seed=seed)
+    kwargs: dict[str, Any] = {}
+    if any(k in ON_SYMBOLS for k in chosen):
+        # the same screening as training: one unsuitable import is reported, never fatal for every part
+        kwargs["symbols"], skipped = usable_symbols(None)
+        if skipped:
+            report["skipped_symbols"] = skipped
+    for key in track(chosen, "evaluating"):
+        fn = PARTS[key]
+        extra = dict(kwargs) if key in ON_SYMBOLS else {}
+        if key == "selector" and plot:
+            extra["plot"] = plot
+        report[key] = fn(seed=seed, **extra)
     return report

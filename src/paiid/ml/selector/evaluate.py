@@ -1,8 +1,8 @@
 """`paiid evaluate` part "selector": purged walk-forward scores of the strategy selector, with baselines.
 
-The recipe scored is the served one (`selector_for`), on the default daily symbols, with a regime model
-fitted on their bars; each fold refits a copy of it on its own past (`cross_validate(regime_model=...)`)
-so this full-history fit never scores itself. `ml` may not import the engine's registry, hence a fresh
+The recipe scored is the served one (`selector_for`), on the symbols the engine passes (the usable daily
+ones), with a regime model fitted on their bars; each fold refits a copy of it on its own past
+(`cross_validate(regime_model=...)`) so this full-history fit never scores itself. `ml` may not import the engine's registry, hence a fresh
 regime fit rather than the served model. The causality check runs on the last symbol.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from paiid.data import describe_symbols
 from paiid.ml.context import load_symbols
 from paiid.ml.leakage import check_causal
 from paiid.ml.regime import RegimeDetector
@@ -24,7 +23,7 @@ from paiid.ml.selector.validation import cross_validate, summarize
 def evaluate(
     seed: int = 0,
     *,
-    symbols: list[str] | None = None,
+    symbols: list[str],
     plot: str | Path | None = None,
     kind: str = "rf",
     n_estimators: int = 300,
@@ -32,8 +31,6 @@ def evaluate(
 ) -> dict[str, Any]:
     """The selector report; `plot` writes the OOS equity chart (HTML) there. `use_regime_model=False`
     scores the selector on the rule-based regime instead."""
-    if symbols is None:
-        symbols = [s["symbol"] for s in describe_symbols() if s.get("timeframe") == "daily"]
     bars = load_symbols(symbols)
     regime_model = RegimeDetector(random_state=seed).fit(list(bars.values())) if use_regime_model else None
     ds = build_dataset(bars, regime_model=regime_model)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss
 
-from paiid.data import describe_symbols
 from paiid.errors import ModelError, NotEnoughHistory
 from paiid.ml.context import load_symbols
 from paiid.ml.tradeprob.dataset import build_trade_dataset
@@ -17,10 +16,8 @@ from paiid.ml.tradeprob.model import TradeProbModel, model_for
 from paiid.ml.tradeprob.validation import cross_validate, summarize
 
 
-def evaluate(seed: int = 0, *, symbols: list[str] | None = None, n_estimators: int = 300) -> dict[str, Any]:
-    """The trade-probability part of `paiid evaluate` on the default (daily) symbols (see `validation`)."""
-    if symbols is None:
-        symbols = [s["symbol"] for s in describe_symbols() if s.get("timeframe") == "daily"]
+def evaluate(seed: int = 0, *, symbols: list[str], n_estimators: int = 300) -> dict[str, Any]:
+    """The trade-probability part of `paiid evaluate` on `symbols` (the engine passes the usable daily ones)."""
     ds = build_trade_dataset(load_symbols(symbols))
 
     def make() -> TradeProbModel:
