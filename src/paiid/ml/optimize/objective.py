@@ -1,0 +1,87 @@
+"""The score of one parameter set: its returns after costs, and the in-sample Sharpe a study maximises."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from paiid.backtest import bars_per_year, get_strategy, run_backtest
+from paiid.errors import BadInput, NotEnoughHistory
+from paiid.features import WARMUP
+from paiid.ml.optimize.space import suggest
+from paiid.ml.overfitting import sharpe_ratio
+
+#: In-sample bars scored start after the feature warm-up, so every template is judged on the same bars.
+SCORE_FROM = WARMUP
+
+
+def strategy_returns(bars: pd.DataFrame, strategy_id: str, params: Mapping[str, Any]) -> np.ndarray:
+    """Per-bar returns after costs of the template on `bars` (signals computed once, then simulated).
+
+    `close_at_end=False` marks a trade still open on the last bar to market instead of charging its
+    exit there, so the returns up to bar t are the same whether or not later bars exist: a run on a
+    prefix is exactly the start of the run on the whole history.
+
+    A parameter set that never takes a position (common: e.g. a volume filter nothing passes) earns
+    exactly 0 on every bar; that is returned directly instead of simulating an empty trade list.
+    """
+    tpl = get_strategy(strategy_id)
+    sig = tpl.signals(None, bars, params)
+    if not np.any(sig[:-1]):
+        need = tpl.min_bars(params)
+        if len(bars) < need:
+            raise NotEnoughHistory(f"backtesting {tpl.id}", need, len(bars))
+        return np.zeros(len(bars))
+    return run_backtest(bars, strategy_id, params, signals=sig, close_at_end=False).returns
+
+
+def annualised(sr_per_bar: float, bpy: float) -> float:
+    """A per-bar Sharpe ratio scaled to a year of `bpy` bars."""
+    return float(sr_per_bar * math.sqrt(bpy))
+
+
+def make_objective(
+    bars: pd.DataFrame,
+    strategy_id: str,
+    ranges: Mapping[str, tuple[float, float, str]],
+    fixed: Mapping[str, Any],
+) -> Callable[[optuna.Trial], float]:
+    """The objective of one study: the annualised Sharpe of `bars` after `SCORE_FROM`, in two pruning steps.
+
+    `bars` is the study's in-sample prefix only, so the objective cannot see the window it is scored on.
+    """
+    tpl = get_strategy(strategy_id)
+    n = len(bars)
+    bpy = bars_per_year(bars.index)
+    # Step 0 scores the earlier half of the scored in-sample bars (a prefix run: cheaper, and it
+    # cannot see anything the full run would not), step 1 all of them.
+    mid = SCORE_FROM + (n - SCORE_FROM) // 2
+    ends = [mid, n] if mid - SCORE_FROM >= 60 else [n]
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {**fixed, **suggest(trial, ranges)}
+        try:
+            params = tpl.validate_params(params)
+        except BadInput as exc:  # e.g. fast >= slow: not a trial, just an impossible point
+            trial.set_user_attr("invalid", exc.message)
+            raise optuna.TrialPruned() from None
+        score = float("nan")
+        for step, end in enumerate(ends):
+            try:
+                r = strategy_returns(bars.iloc[:end], tpl.id, params)
+            except NotEnoughHistory as exc:
+                trial.set_user_attr("invalid", exc.message)
+                raise optuna.TrialPruned() from None
+            score = annualised(sharpe_ratio(r[SCORE_FROM:end]), bpy)
+            if step < len(ends) - 1:
+                trial.report(score, step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        return score
+
+    return objective

@@ -1,0 +1,137 @@
+"""`optimize`: one walk-forward optimisation of a template on a symbol, from the studies to the stored report.
+
+The studies are independent tasks handed to a `mapper` (the engine's executor: local processes or a
+Dask cluster; `ml` never imports `engine`, so the CLI passes `paiid.engine.executor.map` in). Every
+trial ends up in one Optuna storage, which is also where the report is computed from.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from paiid.backtest import bars_per_year, get_strategy
+from paiid.data import normalise_symbol
+from paiid.errors import BadInput, NotEnoughHistory
+from paiid.jsonutil import to_jsonable
+from paiid.ml.optimize.objective import SCORE_FROM
+from paiid.ml.optimize.report import score_full_history, verdict
+from paiid.ml.optimize.results import save_result
+from paiid.ml.optimize.space import search_space
+from paiid.ml.optimize.storage import MEMORY, open_storage, prepare_storage, quiet_optuna, redact, storage_url
+from paiid.ml.optimize.study import StudyTask, load_trials, run_study
+from paiid.ml.optimize.walkforward import score_windows, windows
+
+#: A `map(fn, items, *, desc=...) -> list` callable; the engine's executor fits.
+Mapper = Callable[..., list]
+
+DEFAULT_TRIALS = 50
+DEFAULT_SPLITS = 4
+#: Blocks for CSCV: C(16, 8) = 12,870 splits, each block ~ 1/16 of the history.
+CSCV_BLOCKS = 16
+
+
+def _serial_map(fn: Callable, items: Sequence, **_: Any) -> list:
+    return [fn(x) for x in items]
+
+
+def optimize(
+    bars: pd.DataFrame,
+    strategy_id: str,
+    *,
+    symbol: str = "custom",
+    n_trials: int = DEFAULT_TRIALS,
+    n_splits: int = DEFAULT_SPLITS,
+    min_train: int | None = None,
+    seed: int = 0,
+    space: Sequence[str] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    cscv_blocks: int = CSCV_BLOCKS,
+    mapper: Mapper | None = None,
+    workers_per_study: int = 1,
+    storage: str | None = None,
+    save: bool = True,
+) -> dict[str, Any]:
+    """Walk-forward optimise `strategy_id` on `bars`; see the package docstring.
+
+    `storage`: an Optuna RDB URL (default `storage_url()`), or "memory" for a run that stays in this
+    process (no database, no workers: the studies then run in-process whatever `mapper` is given).
+    `space` limits the searched parameters, `fixed` pins some (they also apply to the default-params
+    baseline), `bounds` narrows ranges (`{"fast": (5, 30)}`). `mapper` runs the studies (default:
+    in this process). Returns a JSON-ready report and, with `save`, stores it for `best_params`.
+    """
+    tpl = get_strategy(strategy_id)
+    fixed = dict(fixed or {})
+    ranges = search_space(tpl, space, fixed, bounds)
+    defaults = tpl.validate_params(fixed)
+    if n_trials < 2:
+        raise BadInput("--trials must be at least 2 (one trial is not an optimisation)")
+    if workers_per_study < 1:
+        raise BadInput("workers_per_study must be >= 1")
+    n = len(bars)
+    if min_train is None:
+        min_train = max(SCORE_FROM + 250, n // (n_splits + 1))
+    need = min_train + n_splits * 60
+    if n < need:
+        raise NotEnoughHistory(f"walk-forward optimisation with {n_splits} windows", need, n)
+    run_windows = windows(n, n_splits, min_train)
+    url = storage or storage_url()
+    mapper = _serial_map if (mapper is None or url == MEMORY) else mapper
+    prepare_storage(url)
+    quiet_optuna()
+
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    n_startup = max(5, min(20, n_trials // 4))
+    tasks: list[StudyTask] = []
+    for k, (name, train_end, _, _) in enumerate(run_windows):
+        study_name = f"paiid:{normalise_symbol(symbol)}:{tpl.id}:{run_id}:{name}"
+        optuna.create_study(study_name=study_name, storage=open_storage(url), direction="maximize")
+        share = [n_trials // workers_per_study + (j < n_trials % workers_per_study)
+                 for j in range(workers_per_study)]
+        for j, count in enumerate(share):
+            if count:
+                tasks.append(StudyTask(
+                    storage=url, study_name=study_name, bars=bars.iloc[:train_end], strategy_id=tpl.id,
+                    ranges=ranges, fixed=fixed, n_trials=count, seed=seed * 1009 + k * 101 + j,
+                    n_startup=n_startup, cooperative=workers_per_study > 1,
+                ))
+    tasks.sort(key=lambda t: -len(t.bars))  # longest studies first: better balance across workers
+    t0 = time.perf_counter()
+    mapper(run_study, tasks, desc=f"optimising {tpl.id} on {symbol}")
+    elapsed = time.perf_counter() - t0
+
+    bpy = bars_per_year(bars.index)
+    by_window = {t.study_name.rsplit(":", 1)[1]: t.study_name for t in tasks}
+    walk = score_windows(bars, tpl, fixed, defaults, run_windows[:-1], url, by_window, bpy)
+    # Final study on all history: the parameters to use from now on, deflated for the search.
+    full_trials = load_trials(url, by_window["full"])
+    final_params, luck = score_full_history(bars, tpl, fixed, defaults, full_trials, cscv_blocks, bpy)
+    report = {
+        "symbol": normalise_symbol(symbol),
+        "strategy_id": tpl.id,
+        "family": tpl.family,
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        "data": {"first": bars.index[0], "last": bars.index[-1], "bars": n, "bars_per_year": bpy},
+        "settings": {
+            "trials": n_trials, "splits": len(run_windows) - 1, "min_train": min_train, "seed": seed,
+            "searched": {k: {"min": lo, "max": hi, "type": kind} for k, (lo, hi, kind) in ranges.items()},
+            "fixed": fixed, "sampler": "TPE (multivariate, seeded)", "pruner": "median",
+            "objective": "annualised Sharpe ratio of in-sample bars after the warm-up (costs included)",
+            "workers_per_study": workers_per_study, "storage": redact(url), "run_id": run_id,
+        },
+        "best_params": final_params,
+        "default_params": defaults,
+        "walk_forward": walk,
+        **luck,
+        "elapsed_s": elapsed,
+    }
+    report["verdict"] = verdict(report)
+    if save:
+        save_result(report)
+    return to_jsonable(report)

@@ -1,0 +1,87 @@
+"""Where Optuna keeps the trials: the storage URL chosen from the environment, and how it is opened."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from paiid import config
+
+#: `storage="memory"`: one in-memory Optuna storage per process, for quick single-process runs.
+MEMORY = "memory"
+_memory_storage: Any = None
+
+
+def storage_url() -> str:
+    """Where Optuna keeps trials so that workers cooperate.
+
+    `PAIID_OPTUNA_STORAGE` if set; else `PAIID_DATABASE_URL` when it is a server database (several
+    machines can reach it); else a separate SQLite file `PAIID_HOME/optuna.db` (kept apart from the bar
+    store so Optuna's schema and write bursts never touch it).
+    """
+    explicit = os.environ.get("PAIID_OPTUNA_STORAGE")
+    if explicit:
+        return explicit
+    db = os.environ.get("PAIID_DATABASE_URL")
+    if db and not db.startswith("sqlite"):
+        return db
+    return f"sqlite:///{config.home() / 'optuna.db'}"
+
+
+def _sqlite_path(url: str) -> str | None:
+    return url[len("sqlite:///"):] if url.startswith("sqlite:///") else None
+
+
+def open_storage(url: str) -> Any:
+    """Optuna's RDB storage on `url` (or the process's in-memory storage for "memory").
+
+    For SQLite: WAL (readers never block the writer), a 60 s busy timeout (concurrent workers queue
+    instead of failing) and synchronous=NORMAL (no fsync per trial; in WAL mode a crash of the
+    process loses nothing, a power cut at most the last trials).
+    """
+    global _memory_storage
+    if url == MEMORY:
+        if _memory_storage is None:
+            _memory_storage = optuna.storages.InMemoryStorage()
+        return _memory_storage
+    kwargs: dict[str, Any] = {}
+    path = _sqlite_path(url)
+    if path is not None:
+
+        def connect() -> sqlite3.Connection:
+            con = sqlite3.connect(path, timeout=60, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            return con
+
+        kwargs["creator"] = connect
+    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+
+
+def prepare_storage(url: str) -> None:
+    """Create the schema once in the caller: workers creating it at the same moment would race."""
+    if url == MEMORY:
+        return
+    path = _sqlite_path(url)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    open_storage(url)
+
+
+def quiet_optuna() -> None:
+    """Optuna logs every trial at INFO; the report says what matters."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def redact(url: str) -> str:
+    """Storage URL without a password (reports get shared)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
