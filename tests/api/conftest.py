@@ -16,10 +16,16 @@ def server_env() -> None:
 
 
 @pytest.fixture
-def server(paiid_home, server_env) -> Iterator[str]:  # noqa: ARG001 - ordering: env before the app
+def server_host() -> str:
+    """The address the server binds; a test module overrides it (any 127.x.y.z is this machine)."""
+    return "127.0.0.1"
+
+
+@pytest.fixture
+def server(paiid_home, server_env, server_host: str) -> Iterator[str]:  # noqa: ARG001 - env before the app
     from paiid.api.app import create_app
 
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(create_app(), host=server_host, port=0, log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -30,7 +36,7 @@ def server(paiid_home, server_env) -> Iterator[str]:  # noqa: ARG001 - ordering:
         time.sleep(0.02)
     port = srv.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{server_host}:{port}"
     finally:
         srv.should_exit = True
         thread.join(timeout=10)

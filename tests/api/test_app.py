@@ -48,7 +48,7 @@ def test_trailing_slash_points_at_the_real_endpoint(server: str) -> None:
     ("GET", "/api/backtest", "POST"),       # a POST-only endpoint: the file server used to say "GET, HEAD"
     ("PUT", "/api/ml/predict-trade", "POST"),
     ("PATCH", "/api/data/symbols", "GET"),
-    ("POST", "/health", "GET"),
+    ("POST", "/health", "GET, HEAD"),     # HEAD too: uptime monitors send it
 ])
 def test_wrong_method_on_a_known_path_is_a_json_405(
         server: str, method: str, path: str, allowed: str) -> None:

@@ -1,8 +1,9 @@
 """Every endpoint that takes a symbol, given bad input, over HTTP against the real app (uvicorn, 127.0.0.1).
 
-For each endpoint: an unknown symbol (404), a malformed or missing one (422), a symbol whose whole history
-is too short (422), an as-of date before the symbol has enough history (422) and a date that is no date
-(422). Every answer is the contract's `{"detail": "..."}` naming the problem, never a 500, and bad
+For each endpoint: an unknown symbol (404), a malformed or missing one (422, path-like ones included), a
+symbol whose whole history is too short (422), an as-of date before the symbol has enough history (422), a
+date that is no date (422) and dates beyond the range timestamps can hold (422 naming the range). Every
+answer is the contract's `{"detail": "..."}` naming the problem, never a 500, and bad
 input fails before any model is trained or loaded: the server's PAIID_HOME has no models and still
 has none after the sweep.
 """
@@ -103,7 +104,7 @@ def test_unknown_symbol_is_404(server: str, endpoint: tuple[str, str]) -> None:
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS), ids=IDS)
-@pytest.mark.parametrize("symbol", ["sp x", "", "x" * 40])
+@pytest.mark.parametrize("symbol", ["sp x", "", "x" * 40, "..", "../../etc/passwd"])
 def test_malformed_symbol_is_422(server: str, endpoint: tuple[str, str], symbol: str) -> None:
     _detail(_call(server, endpoint, symbol), 422, "invalid symbol")
 
@@ -138,6 +139,42 @@ def test_date_before_enough_history_is_422(server: str, endpoint: tuple[str, str
 @pytest.mark.parametrize("date", ["someday", "2018-02-30"])
 def test_date_that_is_no_date_is_422(server: str, endpoint: tuple[str, str], date: str) -> None:
     _detail(_call(server, endpoint, "SPX", date), 422, date, "YYYY-MM-DD")
+
+
+#: Dates a parser accepts but a nanosecond timestamp cannot hold (1677-09-21 00:12 .. 2262-04-11 23:47).
+OUT_OF_RANGE = ["9999-12-31", "0001-01-01", "2262-04-12", "1677-09-21"]
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS), ids=IDS)
+@pytest.mark.parametrize("date", OUT_OF_RANGE)
+def test_date_beyond_the_representable_range_is_422(server: str, endpoint: tuple[str, str],
+                                                     date: str) -> None:
+    _detail(_call(server, endpoint, "SPX", date), 422, repr(date), "out of range", "1677-09-22", "2262-04-11",
+            "SPX has bars from 1999-01-04 to 2018-12-31")
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/ml/predict-trade", {"strategy_id": "momentum-macd", "side": "long", "date": "2999-01-01"}),
+    ("/api/ml/predict-trade", {"strategy_id": "momentum-macd", "date": "9999-12-31T23:00+05:00"}),
+    ("/api/backtest", {"strategy_id": "momentum-macd", "start": "9999-12-31"}),
+    ("/api/backtest", {"strategy_id": "momentum-macd", "start": "0001-01-01", "end": "2018-01-01"}),
+])
+def test_reported_out_of_range_requests_are_422(server: str, path: str, body: dict[str, str]) -> None:
+    """The requests of issue 12 that answered 500 (OutOfBoundsDatetime, KeyError from an empty slice)."""
+    r = httpx.post(server + path, json={"symbol": "SPX", **body}, timeout=120)
+    _detail(r, 422, "is out of range", "1677-09-22", "2262-04-11")
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS), ids=IDS)
+def test_last_representable_day_is_a_normal_answer(server: str, endpoint: tuple[str, str]) -> None:
+    """2262-04-11 is in range: as of it, every bar is known, so the answer is the usual one, or a 422 only
+    for what it really lacks (SHORT's history), never an error about the date."""
+    r = _call(server, endpoint, "SHORT", "2262-04-11")
+    if endpoint in FEW_BARS_OK:
+        assert r.status_code == 200, r.text
+        assert len(r.json()["date"]) == SHORT_BARS
+    else:
+        _detail(r, 422, "needs at least", f"only {SHORT_BARS} are available")
 
 
 def test_training_on_an_unknown_symbol_is_refused_up_front(server: str) -> None:

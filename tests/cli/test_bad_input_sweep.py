@@ -3,7 +3,8 @@
 For each of features, backtest, regime, recommend, predict-trade, patterns and optimize: an unknown
 symbol, an as-of date (`--date`, or `--end` for the commands that take a range) before the symbol has
 enough history, a symbol whose whole history is too short (imported from a file: the only way to reach
-`features`, which has no date option) and a date that is no date. Each must exit 2 with one line
+`features`, which has no date option), a date that is no date and a date beyond the range timestamps can
+hold (`9999-12-31`, `0001-01-01`, ...); and symbols that look like paths. Each must exit 2 with one line
 `error: ...` on stderr naming the problem, print nothing on stdout (`--json` promises one document or
 nothing), never show a traceback — and fail before any model is trained or loaded: the sweep runs in
 an empty PAIID_HOME and checks that no model was registered, which is also what keeps it fast.
@@ -97,9 +98,34 @@ def test_date_that_is_no_date(home: Path, command: str) -> None:
     _check_exit_2(paiid(home, *_argv(command, "SPX", "someday")), "someday")
 
 
-@pytest.mark.parametrize("symbol", ["", "sp x"])
+#: One out-of-range date per dated command (all of them reached the same parser with a 500-like exit 1).
+OUT_OF_RANGE = {"regime": "9999-12-31", "recommend": "0001-01-01", "predict-trade": "2999-01-01",
+                "patterns": "2262-04-12", "backtest": "1677-09-21", "optimize": "9999-12-31"}
+
+
+@pytest.mark.parametrize(("command", "date"), list(OUT_OF_RANGE.items()))
+def test_date_beyond_the_representable_range(home: Path, command: str, date: str) -> None:
+    _check_exit_2(paiid(home, *_argv(command, "SPX", date)), repr(date), "out of range", "1677-09-22",
+                  "2262-04-11", "SPX has bars from 1999-01-04 to 2018-12-31")
+
+
+def test_backtest_start_beyond_the_range(home: Path) -> None:
+    _check_exit_2(paiid(home, "backtest", "SPX", "-s", "momentum-macd", "--start", "9999-12-31", "--json"),
+                  "start date '9999-12-31' is out of range", "2262-04-11")
+
+
+@pytest.mark.parametrize("symbol", ["", "sp x", ".."])
 def test_malformed_symbol(home: Path, symbol: str) -> None:
     _check_exit_2(paiid(home, *_argv("regime", symbol)), "invalid symbol")
+
+
+@pytest.mark.parametrize("symbol", ["..", "../../etc/passwd"])
+def test_path_like_symbol_never_reaches_the_file_system(home: Path, symbol: str) -> None:
+    """`paiid optimize ..` once wrote momentum-macd.json outside PAIID_HOME/optimize."""
+    before = {p for p in home.parent.rglob("*") if p.is_file()}
+    _check_exit_2(paiid(home, *_argv("optimize", symbol)), "invalid symbol", repr(symbol),
+                  "'..' is not allowed")
+    assert {p for p in home.parent.rglob("*") if p.is_file()} - before <= {home / "paiid.db"}
 
 
 @pytest.mark.parametrize(("args", "needles"), [

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from paiid.errors import PaiidError
@@ -46,11 +47,6 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except Exception as exc:  # noqa: BLE001 - the contract forbids tracebacks
-            from paiid.engine.service import explain_failure
-
-            stale = explain_failure(exc)
-            if stale is not None:
-                fail(stale.message.replace("\n", " "), stale.exit_code)
             if os.environ.get("PAIID_DEBUG"):
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} (set PAIID_DEBUG=1 for a traceback)", 1)
@@ -68,16 +64,20 @@ def emit(payload: Any, as_json: bool, render: Callable[[Any], None] | None = Non
 
 
 def table(title: str, rows: list[dict], columns: list[str] | None = None) -> None:
-    """Render a list of dicts as a rich table on stdout."""
+    """Render a list of dicts as a rich table on stdout.
+
+    Every cell is escaped: values come from users (file names, symbols, reasons), and rich would
+    otherwise render `[reverse]BOOM.csv` as styling instead of showing it.
+    """
     if not rows:
-        console.print(f"{title}: (none)")
+        console.print(escape(f"{title}: (none)"))
         return
     columns = columns or list(rows[0])
-    t = Table(title=title)
+    t = Table(title=escape(title))
     for c in columns:
-        t.add_column(c)
+        t.add_column(escape(c))
     for r in rows:
-        t.add_row(*[_fmt(r.get(c)) for c in columns])
+        t.add_row(*[escape(_fmt(r.get(c))) for c in columns])
     console.print(t)
 
 

@@ -2,22 +2,69 @@
 
 from __future__ import annotations
 
+import string
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import pandas as pd
+from pandas.errors import OutOfBoundsDatetime
 
 from paiid.data.bundled import BUNDLED, load_bundled
 from paiid.data.store import read_bars, stored_symbols
 from paiid.data.validate import median_spacing, require_history
 from paiid.errors import BadInput, UnknownSymbol
 
+#: The characters a symbol may have, after NFKC normalisation and upper-casing (README, "Data").
+SYMBOL_CHARS = frozenset(string.ascii_uppercase + string.digits + ".-_^=/")
+_SYMBOL_RULE = (
+    "use 1-32 ASCII letters, digits and . - _ ^ = /; each part between '/' starts with a letter, digit "
+    "or ^ and ends with a letter or digit, and '..' is not allowed"
+)
+
 
 def normalise_symbol(symbol: str) -> str:
-    sym = (symbol or "").strip().upper()
-    if not sym or len(sym) > 32 or not all(c.isalnum() or c in "._-^=/" for c in sym):
-        raise BadInput(f"invalid symbol {symbol!r}: use 1-32 letters, digits or . _ - ^ = /")
+    """The canonical form of a user's symbol, or BadInput naming the allowed characters.
+
+    NFKC first, so that a full-width `ＳＰＸ` is `SPX` rather than a second symbol; then only ASCII
+    survives (checked before upper-casing: `"ß".upper()` is `SS`). Why the shape rules: a symbol
+    ends up in URLs, logs and optimisation result names, and `.`, `..` or `../x` must never be
+    one — a symbol is data, not a path.
+    """
+    text = unicodedata.normalize("NFKC", symbol or "").strip()
+    sym = text.upper()
+    if (not text.isascii() or not 1 <= len(sym) <= 32 or not SYMBOL_CHARS.issuperset(sym) or ".." in sym
+            or not all(part and (part[0].isalnum() or part[0] == "^") and part[-1].isalnum()
+                       for part in sym.split("/"))):
+        raise BadInput(f"invalid symbol {symbol!r}: {_SYMBOL_RULE}")
+    return sym
+
+
+#: Characters a reader can take for one another in a symbol: each maps to one representative.
+_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1", "-": ".", "_": ".", "/": "."})
+
+
+def _skeleton(sym: str) -> str:
+    return sym.translate(_CONFUSABLE)
+
+
+def claim_symbol(symbol: str) -> str:
+    """The normalised symbol under which new bars may be stored (import, Tradier fetch).
+
+    A new symbol that reads like an existing different one (`G00G` beside `GOOG`, `BRK-B` beside
+    `BRK.B`) is refused with the existing one's name: otherwise a typo or a look-alike creates a
+    second series that answers quietly with other data. Re-importing an existing symbol is fine.
+    """
+    sym = normalise_symbol(symbol)
+    known = available_symbols()
+    if sym not in known:
+        twins = [k for k in known if _skeleton(k) == _skeleton(sym)]
+        if twins:
+            raise BadInput(
+                f"symbol {sym!r} looks like the existing symbol {twins[0]!r} (O/0, I/1/L and . - _ / are "
+                f"easy to confuse); import into {twins[0]} or choose a clearly different --symbol"
+            )
     return sym
 
 
@@ -31,8 +78,21 @@ def timeframe_of(index: pd.DatetimeIndex) -> str:
     return f"{int(step.total_seconds() // 60)}min"
 
 
-def _as_naive_utc(value: str | pd.Timestamp | None, name: str) -> pd.Timestamp | None:
-    """A user-supplied date/time as a tz-naive UTC timestamp, the bar index's convention."""
+#: The dates paiid can represent: bars are datetime64[ns], whose range is pandas' Timestamp.min..max.
+FIRST_DATE = pd.Timestamp.min.ceil("D")
+LAST_DATE = pd.Timestamp.max.floor("D")
+#: What a plain date as `end` adds: the rest of its day (the last nanosecond included).
+_REST_OF_DAY = pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+
+
+def parse_timestamp(value: str | pd.Timestamp | None, name: str, *, hint: str = "") -> pd.Timestamp | None:
+    """A user-supplied date/time as a tz-naive UTC nanosecond timestamp, the bar index's convention.
+
+    The one place user dates are parsed (load_bars' start/end/as-of, so every command and endpoint).
+    Why the range check: pandas parses `9999-12-31` into a coarser unit, and comparing or slicing it
+    against the nanosecond index then fails deep inside (OutOfBoundsDatetime, KeyError). Out of range
+    is the user's input, so it is a BadInput naming the range (`hint` may add e.g. the symbol's own).
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
@@ -43,7 +103,13 @@ def _as_naive_utc(value: str | pd.Timestamp | None, name: str) -> pd.Timestamp |
         raise BadInput(f"invalid {name} date {value!r}; use YYYY-MM-DD")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts
+    try:
+        return ts.as_unit("ns")
+    except OutOfBoundsDatetime:
+        raise BadInput(
+            f"{name} date {value!r} is out of range: paiid handles dates from {FIRST_DATE.date()} to "
+            f"{LAST_DATE.date()}{hint}; use YYYY-MM-DD in that range"
+        ) from None
 
 
 def available_symbols() -> list[str]:
@@ -61,7 +127,7 @@ def as_of(end: str | pd.Timestamp) -> Iterator[None]:
     holdout scoring) without every trainer taking an end date. It is a context variable, so it is
     local to the current thread/task and safe inside a server.
     """
-    token = _AS_OF.set(_as_naive_utc(end, "as_of"))
+    token = _AS_OF.set(parse_timestamp(end, "as_of"))
     try:
         yield
     finally:
@@ -89,13 +155,15 @@ def load_bars(
         bars = read_bars(sym)
         if bars is None:
             raise UnknownSymbol(sym, available_symbols())
-    start_ts = _as_naive_utc(start, "start")
-    end_ts = _as_naive_utc(end, "end")
+    hint = f" ({sym} has bars from {bars.index[0].date()} to {bars.index[-1].date()})" if len(bars) else ""
+    start_ts = parse_timestamp(start, "start", hint=hint)
+    end_ts = parse_timestamp(end, "end", hint=hint)
     if start_ts is not None and end_ts is not None and end_ts < start_ts:
         raise BadInput(f"end {end_ts} is before start {start_ts}")
     if end_ts is not None and end_ts == end_ts.normalize():
         # `end=2018-01-05` means the whole day: with hourly bars its 23 bars after midnight count too
-        end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+        # (the last representable day ends at Timestamp.max, not at midnight after it)
+        end_ts = min(end_ts, pd.Timestamp.max - _REST_OF_DAY) + _REST_OF_DAY
     cap = _AS_OF.get()
     if cap is not None:
         end_ts = cap if end_ts is None else min(end_ts, cap)

@@ -33,8 +33,9 @@ class SymbolList(BaseModel):
 
 
 @router.get("/health", response_model=Health)
+@router.head("/health", response_model=Health, operation_id="health_head")
 def health() -> dict:
-    """Liveness: answers without touching models or data."""
+    """Liveness: answers without touching models or data (HEAD too, as uptime monitors send it)."""
     return {"status": "ok", "version": __version__}
 
 
