@@ -53,17 +53,32 @@ def test_import_writes_the_sqlite_file_under_paiid_home(paiid_home: Path) -> Non
 def test_reimport_never_duplicates(paiid_home: Path) -> None:
     raw = make_bars(25)
     import_bars(raw, "ACME", source="test")
+    before = db_rows(paiid_home, "ACME")
     again = import_bars(raw, "ACME", source="test")
-    assert (again["inserted"], again["updated"]) == (0, 25)
-    assert len(db_rows(paiid_home, "ACME")) == 25
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 25)
+    assert db_rows(paiid_home, "ACME") == before
+
+
+def test_an_unchanged_reimport_writes_nothing(paiid_home: Path) -> None:
+    """`PRAGMA data_version` on an observer connection changes whenever another connection commits a write."""
+    raw = make_bars(25)
+    import_bars(raw, "ACME", source="test")
+    with sqlite3.connect(paiid_home / "paiid.db") as observer:
+        version = observer.execute("PRAGMA data_version").fetchone()
+        again = import_bars(raw, "ACME", source="test")
+        assert again["unchanged"] == 25
+        assert observer.execute("PRAGMA data_version").fetchone() == version
+        import_bars(raw, "ACME", source="other.csv")  # a new source is recorded, so this one writes
+        assert observer.execute("PRAGMA data_version").fetchone() != version
 
 
 def test_overlapping_import_updates_and_extends(paiid_home: Path) -> None:
     first = make_bars(20)
     import_bars(first, "ACME", source="test")
     second = make_bars(30, seed=1)  # same dates for 20 rows, different prices, 10 new rows
+    second.loc[5, ["open", "high", "low", "close", "volume"]] = first.loc[5, COLUMNS].to_numpy()
     result = import_bars(second, "ACME", source="test")
-    assert (result["inserted"], result["updated"]) == (10, 20)
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (10, 19, 1)
     bars = load_bars("ACME")
     assert len(bars) == 30
     np.testing.assert_array_equal(bars["close"].to_numpy(), second["close"].to_numpy())
@@ -203,3 +218,76 @@ def test_as_of_caps_every_load_inside_the_block(paiid_home) -> None:
         assert load_bars("SPX", end="2005-01-03").index[-1] == pd.Timestamp("2005-01-03")
     assert load_bars("SPX").index[-1] == full.index[-1]
     assert len(cut) < len(full)
+
+
+# --- digests, rows from earlier versions, a busy database ----------------------------------------
+
+
+def test_one_changed_value_among_many_is_found_and_written(paiid_home: Path) -> None:
+    """The unchanged-file shortcut (count + digest) must not hide a single changed cell."""
+    raw = make_bars(3000, freq="min", start="2021-03-01 00:00")
+    import_bars(raw, "ACME", source="test")
+    changed = raw.copy()
+    changed.loc[1234, "volume"] += 1.0
+    result = import_bars(changed, "ACME", source="test")
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (0, 1, 2999)
+    assert [r[5] for r in db_rows(paiid_home, "ACME")] == changed["volume"].tolist()
+    back = import_bars(raw, "ACME", source="test")  # and back: the digest followed the update
+    assert (back["updated"], back["unchanged"]) == (1, 2999)
+    assert import_bars(raw, "ACME", source="test")["unchanged"] == 3000
+
+
+def test_a_part_of_the_stored_bars_imported_again_changes_nothing(paiid_home: Path) -> None:
+    raw = make_bars(60)
+    import_bars(raw, "ACME", source="test")
+    before = db_rows(paiid_home, "ACME")
+    with sqlite3.connect(paiid_home / "paiid.db") as observer:
+        version = observer.execute("PRAGMA data_version").fetchone()
+        part = import_bars(raw.iloc[10:30], "ACME", source="test")
+        assert (part["inserted"], part["updated"], part["unchanged"]) == (0, 0, 20)
+        assert observer.execute("PRAGMA data_version").fetchone() == version
+    assert db_rows(paiid_home, "ACME") == before
+
+
+def test_bars_stored_by_an_earlier_version_are_matched_not_duplicated(paiid_home: Path) -> None:
+    """Rows written through SQLAlchemy's own DateTime binding, with no digest row, as before issue 12."""
+    from paiid.data.db import get_engine
+    from paiid.data.store import BarRow, SymbolRow
+
+    raw = make_bars(40, freq="h", start="2021-03-01 09:30")
+    old = raw.iloc[:30].set_index("date")
+    engine = get_engine()
+    with engine.begin() as conn:
+        conn.execute(BarRow.__table__.insert(), [
+            {"symbol": "OLD", "ts": ts.to_pydatetime(), **dict(zip(COLUMNS, map(float, row), strict=True))}
+            for ts, row in zip(old.index, old[COLUMNS].to_numpy(), strict=True)
+        ])
+        conn.execute(SymbolRow.__table__.insert(), [{
+            "symbol": "OLD", "source": "old", "timeframe": "hourly",
+            "updated_at": pd.Timestamp("2024-01-01").to_pydatetime(),
+        }])
+    result = import_bars(raw, "OLD", source="old")
+    assert (result["inserted"], result["updated"], result["unchanged"]) == (10, 0, 30)
+    assert len(db_rows(paiid_home, "OLD")) == 40
+    np.testing.assert_array_equal(load_bars("OLD").to_numpy(), raw[COLUMNS].to_numpy())
+    assert import_bars(raw, "OLD", source="old")["unchanged"] == 40  # its digest was built on the way
+
+
+def test_a_writer_that_waits_too_long_gets_a_one_line_error(paiid_home: Path, monkeypatch) -> None:
+    """Another process holding SQLite's write lock past the busy timeout: a PaiidError, not an SQL dump."""
+    from paiid.data import db
+    from paiid.errors import PaiidError
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 0.2)  # read when this PAIID_HOME's engine is created
+    import_bars(make_bars(20), "ACME", source="test")
+    before = db_rows(paiid_home, "ACME")
+    holder = sqlite3.connect(paiid_home / "paiid.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(PaiidError, match="the database is busy: another write held it") as err:
+            import_bars(make_bars(25, seed=5), "ACME", source="test")
+        assert "\n" not in err.value.message and err.value.exit_code == 2
+    finally:
+        holder.rollback()
+        holder.close()
+    assert db_rows(paiid_home, "ACME") == before

@@ -152,6 +152,24 @@ def test_tz_aware_stamps_become_naive_utc_and_mixed_formats_parse() -> None:
                                 pd.Timestamp("2021-03-01 16:00")]
 
 
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2021-03-01", "2021-03-02", "2021-03-03"],
+        ["2021-03-01 09:30", "2021-03-01T09:45:00", "2021-03-01 10:00:00.250"],
+        ["2021-03-01 09:30:00.123456789", "2021-03-01 10", "2021-03-01 10:00:01"],  # ns; hour only
+        ["2021-03-01", "2021-03-01 15:00", " 2021-03-02 "],  # mixed forms, padding
+        ["2021-03-01", "2021-03-02", "2262-04-11"],  # the last date a nanosecond index can hold
+    ],
+)
+def test_text_dates_parse_as_pandas_parses_each_one(stamps: list[str]) -> None:
+    """Plain ISO columns take a faster path than other text: the instants must be pandas' own, one by one."""
+    raw = make_bars(3).astype({"date": str}).assign(date=stamps)
+    bars, _ = validate_bars(raw)
+    assert list(bars.index) == [pd.Timestamp(s.strip()) for s in stamps]
+    assert bars.index.dtype == "datetime64[ns]"
+
+
 def test_tz_aware_index_is_accepted() -> None:
     raw = make_bars(4, freq="h").set_index("date").tz_localize("Europe/Berlin")
     bars, _ = validate_bars(raw)
@@ -284,3 +302,112 @@ def test_sort_recovers_any_permutation(n: int, seed: int, data: st.DataObject) -
     bars, report = validate_bars(raw.iloc[order].reset_index(drop=True), sort=True)
     np.testing.assert_array_equal(bars.to_numpy(), raw[COLUMNS].to_numpy())
     assert (report.fixes == []) == (list(order) == sorted(order))
+
+
+# --- issue 12: day/month order, duplicate columns, price range and OHLC consistency -----------------
+
+
+@pytest.mark.parametrize(
+    ("dates", "kwargs", "expected", "note"),
+    [
+        # every field <= 12 but the user said day first; dots, 2-digit years and times are the same dates
+        (["01/03/2024", "04/03/2024"], {"dayfirst": True}, ["2024-03-01", "2024-03-04"], None),
+        (["01.03.24 09:30", "4.3.24 9:45"], {"dayfirst": True},
+         ["2024-03-01 09:30", "2024-03-04 09:45"], None),
+        (["05-03-1999", "06-03-1999"], {"date_format": "%m-%d-%Y"}, ["1999-05-03", "1999-06-03"], None),
+        # one field above 12 somewhere decides the order for the whole column
+        (["12/03/2024", "13/03/2024"], {}, ["2024-03-12", "2024-03-13"], "read dates as day/month/year"),
+        (["03/12/2024", "03/13/2024"], {}, ["2024-03-12", "2024-03-13"], "read dates as month/day/year"),
+        # both readings give the same date: nothing to choose
+        (["01/01/2024", "02/02/2024"], {}, ["2024-01-01", "2024-02-02"], None),
+        # ISO never needs a choice, and --dayfirst leaves it alone
+        (["2024-01-03", "2024-01-04"], {"dayfirst": True}, ["2024-01-03", "2024-01-04"], None),
+    ],
+)
+def test_day_month_order_is_one_for_the_whole_column(
+    dates: list[str], kwargs: dict, expected: list[str], note: str | None
+) -> None:
+    bars, report = validate_bars(make_bars(len(dates)).assign(date=dates), **kwargs)
+    assert list(bars.index) == [pd.Timestamp(e) for e in expected]
+    assert [n.split(":")[0] for n in report.notes] == ([note] if note else [])
+
+
+def test_day_month_order_applies_to_the_date_beside_a_time_column() -> None:
+    raw = make_bars(2).assign(date=["01/03/2024", "01/03/2024"])
+    raw.insert(1, "time", ["09:30", "09:45"])
+    (msg,) = problems_of(raw)
+    assert msg.startswith("ambiguous dates") and "'01/03/2024' (row 0)" in msg
+    bars, _ = validate_bars(raw, dayfirst=True)
+    assert list(bars.index) == [pd.Timestamp("2024-03-01 09:30"), pd.Timestamp("2024-03-01 09:45")]
+    bars, _ = validate_bars(raw, date_format="%m/%d/%Y %H:%M")  # the format covers `DATE TIME`
+    assert list(bars.index) == [pd.Timestamp("2024-01-03 09:30"), pd.Timestamp("2024-01-03 09:45")]
+
+
+def test_dayfirst_with_a_month_above_12_and_a_wrong_date_format_are_located() -> None:
+    raw = make_bars(2).assign(date=["01/03/2024", "03/13/2024"])
+    (msg,) = problems_of(raw, dayfirst=True)
+    assert msg.startswith("--dayfirst was given but 1 date(s) have a month above 12, "
+                          "e.g. '03/13/2024' (row 1)")
+    raw = make_bars(3).assign(date=["01/03/2024", "2024-03-02", "04/03/2024"])
+    (msg,) = problems_of(raw, date_format="%d/%m/%Y")
+    assert msg == "1 unparseable or missing date(s) at row(s) [1] (not in --date-format '%d/%m/%Y')"
+
+
+def test_day_first_stamps_at_local_midnight_keep_their_date() -> None:
+    raw = make_bars(2).assign(date=["01/03/2021 00:00+01:00", "02/03/2021 00:00+01:00"])
+    march = [pd.Timestamp("2021-03-01"), pd.Timestamp("2021-03-02")]  # not 28 February 23:00 UTC
+    assert list(validate_bars(raw, dayfirst=True)[0].index) == march
+    assert list(validate_bars(raw, date_format="%d/%m/%Y %H:%M%z")[0].index) == march
+
+
+def test_columns_that_differ_only_in_case_are_named() -> None:
+    raw = make_bars(3)
+    raw["Close"] = raw["close"]
+    raw["DATE "] = raw["date"]
+    (msg,) = problems_of(raw)
+    assert msg == ("duplicate column(s) 'close' and 'Close'; 'date' and 'DATE' (column names are "
+                   "case-insensitive); keep one of each")
+
+
+@pytest.mark.parametrize(("price", "ok"), [(1e-8, True), (0.9e-8, False), (1e-320, False), (1e12, True),
+                                           (1.1e12, False), (1e308, False)])
+def test_prices_must_lie_in_the_accepted_range(price: float, ok: bool) -> None:
+    raw = make_bars(3)
+    raw.loc[1, ["open", "high", "low", "close"]] = price  # a flat bar, consistent in itself
+    if ok:
+        assert validate_bars(raw)[0]["close"].iloc[1] == price
+        return
+    limit = "outside the accepted price range 1e-08 to 1e+12"
+    assert problems_of(raw) == [f"column {c} has 1 value(s) {limit} at {raw.loc[1, 'date']}"
+                                for c in ("open", "high", "low", "close")]
+
+
+@pytest.mark.parametrize(("volume", "ok"), [(0.0, True), (1e18, True), (1.1e18, False)])
+def test_volume_must_lie_in_the_accepted_range(volume: float, ok: bool) -> None:
+    raw = make_bars(3)
+    raw.loc[2, "volume"] = volume
+    if ok:
+        assert validate_bars(raw)[0]["volume"].iloc[2] == volume
+    else:
+        assert problems_of(raw) == [f"column volume has 1 value(s) above the accepted maximum 1e+18 at "
+                                    f"{raw.loc[2, 'date']}"]
+
+
+def test_high_and_low_must_bracket_open_and_close_up_to_rounding() -> None:
+    raw = make_bars(10)
+    raw.loc[2, "high"] = raw.loc[2, ["open", "close"]].max() * (1 - 1e-7)  # rounding: accepted
+    raw.loc[3, "low"] = raw.loc[3, ["open", "close"]].min() * (1 + 1e-7)
+    validate_bars(raw)
+    raw.loc[5, "close"] = raw.loc[5, "high"] * 1.001
+    raw.loc[7, "open"] = raw.loc[7, "low"] * 0.999
+    assert problems_of(raw) == [
+        f"high below open or close in 1 bar(s) at {raw.loc[5, 'date']}",
+        f"low above open or close in 1 bar(s) at {raw.loc[7, 'date']}",
+    ]
+
+
+def test_bundled_data_meets_every_check() -> None:
+    # The loaders run validate_bars; the real series must pass the range and OHLC checks unchanged.
+    for sym in ("SPX", "GOOG", "EURUSD"):
+        bars = load_bars(sym)
+        assert len(bars) > 1000 and (bars["high"] >= bars[["open", "close"]].max(axis=1)).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from paiid.cli.common import JsonOpt, command, console, emit, table
 
@@ -30,17 +31,24 @@ def import_(
     fill_gaps: bool = typer.Option(
         False, "--fill-gaps", help="Forward-fill gaps with flat zero-volume bars at the last close."
     ),
+    dayfirst: bool = typer.Option(
+        False, "--dayfirst", help="Read dates like 01/03/2024 as day/month/year (1 March 2024)."
+    ),
+    date_format: str | None = typer.Option(
+        None, "--date-format", help="strptime format of the date column, e.g. '%m/%d/%Y' or '%d.%m.%Y %H:%M'."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Validate a file and store its bars; nothing is stored if any row is invalid."""
+    """Validate a file and store its bars; nothing is stored if any row is invalid.
+
+    Dates such as 01/03/2024 that fit both day/month and month/day are refused unless --dayfirst
+    or --date-format says which; ISO dates (2024-03-01) never need either.
+    """
     from paiid.data.importer import import_file
 
-    result = import_file(file, symbol, sort=sort, dedupe=dedupe, fill_gaps=fill_gaps)
-    emit(result, as_json, lambda r: console.print(
-        f"imported {r['rows']} bars of {r['symbol']} ({r['first']} .. {r['last']}): "
-        f"{r['inserted']} new, {r['updated']} updated" + "".join(f"\n  fix: {f}" for f in r["fixes"])
-        + (f"\n  note: {len(r['gaps'])} gap(s) in the data" if r["gaps"] else "")
-    ))
+    result = import_file(file, symbol, sort=sort, dedupe=dedupe, fill_gaps=fill_gaps, dayfirst=dayfirst,
+                         date_format=date_format)
+    emit(result, as_json, lambda r: _print_stored("imported", r))
 
 
 @app.command("fetch")
@@ -59,10 +67,18 @@ def fetch(
     from paiid.data.tradier import fetch_and_store
 
     result = fetch_and_store(symbol, start, end)
-    emit(result, as_json, lambda r: console.print(
-        f"fetched {r['rows']} bars of {r['symbol']} ({r['first']} .. {r['last']}): "
-        f"{r['inserted']} new, {r['updated']} updated" + "".join(f"\n  fix: {f}" for f in r["fixes"])
-        + (f"\n  note: {len(r['gaps'])} gap(s) in the data" if r["gaps"] else "")
+    emit(result, as_json, lambda r: _print_stored("fetched", r))
+
+
+def _print_stored(verb: str, r: dict) -> None:
+    """The human summary of an import or fetch; escaped, since file names and values are the user's."""
+    notes = [*r["notes"], *([f"{len(r['gaps'])} gap(s) in the data"] if r["gaps"] else [])]
+    console.print(escape(
+        f"{verb} {r['rows']} bars of {r['symbol']} ({r['first']} .. {r['last']}): "
+        f"{r['inserted']} new, {r['updated']} updated, {r['unchanged']} unchanged"
+        + (" (the same file as last time: not read again)" if r["up_to_date"] else "")
+        + "".join(f"\n  fix: {f}" for f in r["fixes"])
+        + "".join(f"\n  note: {n}" for n in notes)
     ))
 
 

@@ -1,23 +1,37 @@
-"""`paiid data import`: read a user's CSV or Parquet file, validate it, store it atomically."""
+"""`paiid data import`: read a user's CSV or Parquet file, validate it, store it atomically.
+
+A file imported before is not read again while nothing has changed: `import_key` names its bytes,
+the options and paiid's version, and the store keeps that key with the bars it left
+(`store.recorded_import`). Same key and the symbol untouched since: every row is unchanged.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from paiid import __version__
 from paiid.data.bundled import BUNDLED
-from paiid.data.repository import normalise_symbol, timeframe_of
-from paiid.data.store import stored_timeframe, upsert_bars
+from paiid.data.repository import claim_symbol, timeframe_of
+from paiid.data.store import ImportRecord, recorded_import, stored_timeframe, stored_times_of_day, upsert_bars
 from paiid.data.validate import validate_bars
 from paiid.errors import BadInput
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV or Parquet file as a raw table; unreadable files are the user's to fix (BadInput)."""
+def _existing(path: str | Path) -> Path:
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"file not found: {p}")
+    return p
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV or Parquet file as a raw table; unreadable files are the user's to fix (BadInput)."""
+    p = _existing(path)
     suffix = p.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
@@ -29,15 +43,79 @@ def read_table(path: str | Path) -> pd.DataFrame:
     raise BadInput(f"unsupported file type {suffix!r}: use .csv or .parquet")
 
 
-def import_bars(
-    raw: pd.DataFrame, symbol: str, *, source: str, sort: bool = False, dedupe: bool = False,
-    fill_gaps: bool = False,
-) -> dict:
-    """Validate `raw` and upsert it under `symbol`; nothing is written unless all of it is valid."""
-    sym = normalise_symbol(symbol)
+def _clock(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def _clocks(seconds: set[int]) -> str:
+    shown = sorted(seconds)[:5]
+    more = f" and {len(seconds) - 5} more" if len(seconds) > 5 else ""
+    return ", ".join(_clock(s) for s in shown) + more
+
+
+def _step_seconds(timeframe: str) -> int:
+    """The bar spacing a `timeframe_of` label stands for ('hourly', '15min'); 0 below a minute."""
+    return 3600 if timeframe == "hourly" else 60 * int(timeframe.removesuffix("min"))
+
+
+def check_session(sym: str, bars: pd.DataFrame, timeframe: str, source: str) -> None:
+    """Refuse bars whose times of day do not fit the stored bars of the same symbol.
+
+    Daily bars stamped 14:30 beside stored ones at 00:00 would be a second bar on every date (and
+    a daily series of two sessions); intraday bars at :05 beside stored ones at :00 a second clock
+    grid. Daily: every new time of day must be one the stored bars use. Intraday: every new time
+    must lie on a stored time's grid (same remainder modulo the bar spacing), so a series that so
+    far covers only mornings can still get its afternoons. The stored side is one SQL DISTINCT.
+    """
+    stored = stored_times_of_day(sym)
+    if not stored:  # a new symbol sets its own session
+        return
+    new = set(np.unique((bars.index - bars.index.normalize()).asi8 // 1_000_000_000).tolist())
+    if timeframe == "daily":
+        extra = new - stored
+        if extra:
+            raise BadInput(
+                f"{sym} already holds daily bars stamped at {_clocks(stored)}, but {source} has bars at "
+                f"{_clocks(extra)}: they would be second bars on the same dates. Stamp them at "
+                f"{_clock(min(stored))} or import them under another --symbol"
+            )
+        return
+    step = _step_seconds(timeframe)
+    if step == 0:  # sub-minute bars: their label gives no grid to check against
+        return
+    grid = {s % step for s in stored}
+    extra = {s for s in new if s % step not in grid}
+    if extra:
+        raise BadInput(
+            f"{sym} already holds {timeframe} bars at {_clocks(stored)}, but {source} has bars at "
+            f"{_clocks(extra)}, off that clock grid; align them to it or import them under another --symbol"
+        )
+
+
+def _claim(symbol: str) -> str:
+    sym = claim_symbol(symbol)
     if sym in BUNDLED:
         raise BadInput(f"{sym} is a bundled symbol and cannot be overwritten; import under another --symbol")
-    bars, report = validate_bars(raw, source=source, sort=sort, dedupe=dedupe, fill_gaps=fill_gaps)
+    return sym
+
+
+def import_bars(
+    raw: pd.DataFrame, symbol: str, *, source: str, sort: bool = False, dedupe: bool = False,
+    fill_gaps: bool = False, dayfirst: bool = False, date_format: str | None = None,
+    key: str | None = None,
+) -> dict:
+    """Validate `raw` and upsert it under `symbol`; nothing is written unless all of it is valid.
+
+    Bars for a stored symbol must have its timeframe and session stamps (`check_session`). With a
+    `key` (`import_key` of the file `raw` was read from) the result is recorded with the bars, for
+    `import_file` to recognise the same file next time.
+    """
+    sym = _claim(symbol)
+    bars, report = validate_bars(raw, source=source, sort=sort, dedupe=dedupe, fill_gaps=fill_gaps,
+                                 dayfirst=dayfirst, date_format=date_format)
+    del raw  # the validated bars are a copy; the file's table need not outlive validation
     if bars.empty:
         raise BadInput(f"{source} has no rows")
     previous = stored_timeframe(sym)
@@ -49,18 +127,60 @@ def import_bars(
             f"{sym} already holds {previous} bars but {source} has {timeframe} bars; "
             "import them under another --symbol"
         )
-    counts = upsert_bars(sym, bars, source=source, timeframe=timeframe)
-    return {
-        "symbol": sym,
+    check_session(sym, bars, timeframe, source)
+    summary = {
         "rows": len(bars),
-        **counts,
         "first": bars.index[0].isoformat(),
         "last": bars.index[-1].isoformat(),
         "fixes": report.fixes,
+        "notes": report.notes,
         "gaps": [{"from": a.isoformat(), "to": b.isoformat()} for a, b in report.gaps],
     }
+    record = None if key is None else ImportRecord(key, {**summary, "timeframe": timeframe})
+    counts = upsert_bars(sym, bars, source=source, timeframe=timeframe, record=record)
+    return _result(sym, summary, counts, up_to_date=False)
 
 
-def import_file(path: str | Path, symbol: str, **kwargs: bool) -> dict:
-    """`paiid data import FILE --symbol SYM`: read, validate and store; see `import_bars`."""
-    return import_bars(read_table(path), symbol, source=f"file:{Path(path).name}", **kwargs)
+def _result(sym: str, summary: dict, counts: dict[str, int], *, up_to_date: bool) -> dict:
+    """An import's answer: `up_to_date` says the file was recognised and not read (`import_file`)."""
+    return {"symbol": sym, "rows": summary["rows"], **counts,
+            **{k: summary[k] for k in ("first", "last", "fixes", "notes", "gaps")}, "up_to_date": up_to_date}
+
+
+def import_key(path: Path, source: str, options: dict) -> str:
+    """sha256 naming an import: the file's bytes, its `source` name, the options and paiid's version.
+
+    The version is in it because validation rules change between versions: a file accepted (or
+    fixed, or noted) by one may be read differently by the next, so it is read again after an upgrade.
+    """
+    with path.open("rb") as f:
+        content = hashlib.file_digest(f, "sha256").hexdigest()
+    what = {"content": content, "source": source, "options": options, "paiid": __version__}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def import_file(path: str | Path, symbol: str, **options: bool | str | None) -> dict:
+    """`paiid data import FILE --symbol SYM`: read, validate and store; see `import_bars`.
+
+    If this file (same bytes, name and options, same paiid version) is what left the symbol's stored
+    bars, and nobody has written the symbol since, every row is unchanged: the file is hashed, not
+    read. The key is recorded only if the file did not change (inode, size, mtime) while it was read.
+    """
+    p = _existing(path)
+    sym = _claim(symbol)
+    source = f"file:{p.name}"
+    before = _stamp(p)
+    key = import_key(p, source, options)
+    recorded = recorded_import(sym, key, source)
+    if recorded is not None:
+        counts = {"inserted": 0, "updated": 0, "unchanged": recorded["rows"]}
+        return _result(sym, recorded, counts, up_to_date=True)
+    # Arguments are evaluated in order: the file is read before it is stamped again. Passed on, not
+    # kept here, so that `import_bars` can let go of the table once it is validated.
+    return import_bars(read_table(p), symbol, source=source, key=key if _stamp(p) == before else None,
+                       **options)

@@ -7,16 +7,28 @@ Time zones are dropped after converting to UTC, so one schema serves daily and i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from paiid.errors import DataValidationError, NotEnoughHistory
+from paiid.errors import BadInput, DataValidationError, NotEnoughHistory
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
 DATE_COLUMNS = ("date", "datetime", "time", "timestamp")
 MAX_LISTED = 5
+#: Accepted prices (open, high, low, close), inclusive. Below a hundred-millionth or above a trillion is
+#: a unit or parsing mistake for any instrument we model, and such values overflow or underflow the
+#: features (squared returns, volatilities) into inf/NaN.
+PRICE_RANGE = (1e-8, 1e12)
+#: Accepted volume, inclusive upper bound (zero is fine: flat, filled or illiquid bars).
+MAX_VOLUME = 1e18
+#: How far high may fall short of max(open, close), or low exceed min(open, close), relative to that
+#: price, before the bar is inconsistent rather than rounded (a float32 or 6-digit export).
+OHLC_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -26,6 +38,7 @@ class ValidationReport:
     rows_in: int = 0
     rows_out: int = 0
     fixes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     gaps: list[tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=list)
 
     def gap_summary(self) -> str | None:
@@ -58,13 +71,117 @@ def _parse_numeric_dates(arr: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(arr, unit=unit, errors="coerce", utc=True))
 
 
-def _parse_dates(values: pd.Series | pd.Index) -> pd.DatetimeIndex:
+#: A date with day and month first, in either order, then the year (`01/03/2024`, `1.3.24 14:30`), in
+#: RE2 syntax (pyarrow's regex engine). ISO dates put the year first and never match.
+_DAY_MONTH = r"^\s*(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<y>\d{4}|\d{2})(?P<rest>(?:[ T].*)?)$"
+_DAY_MONTH_START = r"^\s*\d{1,2}[/.-]"
+
+
+def _day_month_order(values: pd.Series, dayfirst: bool, source: str, notes: list[str]) -> pd.Series:
+    """Rewrite `dd/mm/yyyy` or `mm/dd/yyyy` dates as ISO `yyyy-mm-dd`, one order for the whole column.
+
+    pandas guesses the order from the first value and re-reads the rows that fail with another
+    guess, so `01/03/2024, 13/03/2024` became 3 January and 13 March. Here the column decides: a
+    first field above 12 somewhere means day first (said in `notes`), a second field above 12 means
+    month first, both is a mix and refused; every field <= 12 is ambiguous and refused unless
+    `dayfirst` (the other order is `--date-format`). Arrow compute: a million rows take about a second.
+    """
+    if not pd.api.types.is_string_dtype(values):  # numbers, datetimes: no order to choose
+        return values
+    text = pa.array(values, type=pa.string(), from_pandas=True)
+    if not pc.any(pc.match_substring_regex(text, _DAY_MONTH_START)).as_py():  # ISO files stop here, fast
+        return values
+    parts = pc.extract_regex(text, _DAY_MONTH)  # null where a value does not match
+    hit = parts.is_valid()
+    rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return values
+    parts = pc.filter(parts, hit)
+    a, b, y = (pc.cast(pc.struct_field(parts, k), pa.int64()).to_numpy() for k in ("a", "b", "y"))
+    two_digits = pc.utf8_length(pc.struct_field(parts, "y")).to_numpy() == 2
+    year = np.where(two_digits, np.where(y < 69, 2000, 1900) + y, y)  # strptime's %y pivot
+
+    def example(k: int) -> str:
+        return f"{values.iloc[rows[k]]!r} (row {rows[k]})"
+
+    day_only, month_only = a > 12, b > 12  # a first field above 12 can only be a day, and so on
+    if day_only.any() and month_only.any():
+        raise DataValidationError([
+            f"dates mix day-first and month-first: {example(int(np.argmax(day_only)))} can only be "
+            f"day/month/year but {example(int(np.argmax(month_only)))} only month/day/year; "
+            "fix the file or pass --date-format FORMAT"
+        ], source)
+    if dayfirst:
+        if month_only.any():
+            raise DataValidationError([
+                f"--dayfirst was given but {int(month_only.sum())} date(s) have a month above 12, "
+                f"e.g. {example(int(np.argmax(month_only)))}; check the file or pass --date-format FORMAT"
+            ], source)
+        day_first = True
+    elif day_only.any() or month_only.any():
+        day_first = bool(day_only.any())
+        k = int(np.argmax(day_only if day_first else month_only))
+        order = "day/month/year" if day_first else "month/day/year"
+        notes.append(f"read dates as {order}: {example(k)} fits no other order")
+    elif (a == b).all():
+        day_first = True  # every date reads the same either way
+    else:
+        k = int(np.argmax(a != b))
+        ymd = f"{year[k]:04d}-{{:02d}}-{{:02d}}"
+        raise DataValidationError([
+            "ambiguous dates: no row shows whether they are day/month/year or month/day/year; "
+            f"{example(k)} is {ymd.format(b[k], a[k])} day first or {ymd.format(a[k], b[k])} month first; "
+            "re-run with --dayfirst, or with --date-format FORMAT (e.g. '%m/%d/%Y' for month first)"
+        ], source)
+    day, month = (a, b) if day_first else (b, a)
+    iso = pc.binary_join_element_wise(
+        pc.utf8_lpad(pc.cast(pa.array(year), pa.string()), 4, "0"),
+        pc.utf8_lpad(pc.cast(pa.array(month), pa.string()), 2, "0"),
+        pc.utf8_lpad(pc.cast(pa.array(day), pa.string()), 2, "0"),
+        "-",
+    )
+    iso = pc.binary_join_element_wise(iso, pc.struct_field(parts, "rest"), "").to_numpy(zero_copy_only=False)
+    if len(rows) == len(values):
+        return pd.Series(iso, index=values.index, dtype=object)
+    out = values.to_numpy(dtype=object, copy=True)
+    out[rows] = iso
+    return pd.Series(out, index=values.index)
+
+
+def _parse_iso(values: pd.Series | pd.Index) -> pd.DatetimeIndex | None:
+    """Zone-less ISO 8601 stamps (`2024-03-01`, `2024-03-01 14:30:00.5`) read by Arrow, or None.
+
+    Why: pandas parses a text column through one Python string per row (for a million rows about
+    140 MB and most of a second); Arrow's ISO parser reads the column's own buffer. It is stricter
+    than pandas and gives the same instant for every stamp it accepts; when any value is something
+    else (a zone, another format, an impossible or out-of-range date, a blank) this returns None and
+    `_parse_dates` decides as before, so what is accepted and every message stay the same.
+    """
+    if not pd.api.types.is_string_dtype(values):
+        return None
+    text = pa.array(values, type=pa.string(), from_pandas=True)
+    if text.null_count:
+        return None
+    try:
+        stamps = pc.cast(text, pa.timestamp("ns"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.DatetimeIndex(stamps.to_numpy(zero_copy_only=False)).tz_localize("UTC")
+
+
+def _parse_dates(values: pd.Series | pd.Index, date_format: str | None = None) -> pd.DatetimeIndex:
     """Parse a date column to a UTC index; NaT where a value cannot be read.
 
     pandas infers one format from the first value, so a file that mixes `2020-01-02` with
-    `2020-01-02 15:00` would lose the odd rows; those are parsed again one by one.
+    `2020-01-02 15:00` would lose the odd rows; those are parsed again one by one. A user's
+    `date_format` (strptime) is applied to every row instead, and nothing is guessed. A text column
+    goes to pandas as it is: `to_numpy()` would make it a million Python strings.
     """
-    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    arr = values if isinstance(values.dtype, pd.StringDtype) else values.to_numpy()
+    if date_format is not None:
+        if arr.dtype.kind in "iu":  # YYYYMMDD as integers
+            arr = arr.astype(str)
+        return pd.DatetimeIndex(pd.to_datetime(arr, format=date_format, errors="coerce", utc=True))
     if arr.dtype.kind in "iuf":
         return _parse_numeric_dates(arr.astype("float64"))
     parsed = pd.DatetimeIndex(pd.to_datetime(arr, errors="coerce", utc=True))
@@ -80,13 +197,14 @@ def _parse_dates(values: pd.Series | pd.Index) -> pd.DatetimeIndex:
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
 
-def _local_midnight_dates(values: pd.Series) -> pd.DatetimeIndex | None:
+def _local_midnight_dates(values: pd.Series, date_format: str | None = None) -> pd.DatetimeIndex | None:
     """For dated bars stamped at local midnight in some time zone, their local calendar dates.
 
     A daily bar belongs to its exchange's trading date: `2021-03-01 00:00+01:00` is Monday's bar in
     Frankfurt, and converting it to UTC would make it Sunday 23:00; US bars (as yfinance writes
     them) would land at 05:00 or 04:00 depending on daylight saving time. Returns None when any
     stamp has a time of day (intraday bars are converted to UTC instead) or none has a zone.
+    The wall time is read with the user's `date_format` less its zone directive, when one is given.
     """
     s = pd.Series(values).reset_index(drop=True)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
@@ -95,8 +213,9 @@ def _local_midnight_dates(values: pd.Series) -> pd.DatetimeIndex | None:
         text = s.astype(str).str.strip()
         if not text.str.contains(_OFFSET, regex=True).any():
             return None
-        naive = text.str.replace(_OFFSET, "", regex=True)
-        wall = pd.DatetimeIndex(pd.to_datetime(naive, errors="coerce", format="mixed"))
+        naive = text.str.replace(_OFFSET, "", regex=True).str.strip()
+        fmt = "mixed" if date_format is None else re.sub(r"\s*%[zZ]", "", date_format).strip()
+        wall = pd.DatetimeIndex(pd.to_datetime(naive, errors="coerce", format=fmt))
     else:
         return None
     if len(wall) == 0 or wall.isna().any() or not (wall == wall.normalize()).all():
@@ -104,42 +223,57 @@ def _local_midnight_dates(values: pd.Series) -> pd.DatetimeIndex | None:
     return wall.tz_localize("UTC")
 
 
-def _to_frame(raw: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Lower-case the columns and move the date column (or a datetime index) into the index.
+def _to_frame(
+    raw: pd.DataFrame, source: str, *, dayfirst: bool, date_format: str | None, notes: list[str],
+) -> tuple[pd.DatetimeIndex, dict[str, pd.Series]]:
+    """The bars' times and their other columns by lower-case name, taken from `raw` without copying it.
 
-    A `date` column plus a separate `time` column (common in intraday exports) are combined.
+    The date column (or a datetime index) gives the times. A `date` column plus a separate `time`
+    column (common in intraday exports) are combined (a `date_format` then describes the combined
+    `DATE TIME` text). Day/month order is decided for the whole column (`_day_month_order`).
     Time-zone-aware stamps are converted to UTC and the zone dropped, except dated bars at local
     midnight, which keep their local date (see `_local_midnight_dates`); naive stamps are kept.
     """
-    df = raw.copy()
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    date_col = next((c for c in DATE_COLUMNS if c in df.columns), None)
+    names = [str(c).strip() for c in raw.columns]
+    folded = pd.Index([n.lower() for n in names])
+    if folded.has_duplicates:
+        clashes = [" and ".join(repr(n) for n, f in zip(names, folded, strict=True) if f == d)
+                   for d in folded[folded.duplicated()].unique()]
+        raise DataValidationError([
+            f"duplicate column(s) {'; '.join(clashes)} (column names are case-insensitive); keep one of each"
+        ], source)
+    columns = {name: raw.iloc[:, i] for i, name in enumerate(folded)}
+    date_col = next((c for c in DATE_COLUMNS if c in columns), None)
     if date_col is not None:
-        idx = df.pop(date_col)
-        if date_col == "date" and "time" in df.columns:
-            idx = idx.astype(str).str.strip() + " " + df.pop("time").astype(str).str.strip()
-    elif isinstance(df.index, pd.DatetimeIndex):
-        idx = df.index.to_series()
+        idx = columns.pop(date_col)
+        if date_format is None:
+            idx = _day_month_order(idx, dayfirst, source, notes)
+        if date_col == "date" and "time" in columns:
+            idx = idx.astype(str).str.strip() + " " + columns.pop("time").astype(str).str.strip()
+    elif isinstance(raw.index, pd.DatetimeIndex):
+        idx = raw.index.to_series()
     else:
         raise DataValidationError([
             f"missing a date column (one of {', '.join(DATE_COLUMNS)}, any case); "
-            f"found: {', '.join(df.columns)}"
+            f"found: {', '.join(folded)}"
         ], source)
-    try:
-        parsed = _parse_dates(idx)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise DataValidationError([f"date column could not be parsed: {exc}"], source) from None
-    bad = np.asarray(parsed.isna())
-    if bad.any():
-        raise DataValidationError([
-            f"{int(bad.sum())} unparseable or missing date(s) at row(s) "
-            f"{[int(i) for i in np.flatnonzero(bad)[:MAX_LISTED]]}"
-        ], source)
-    local = _local_midnight_dates(idx)
-    if local is not None:
-        parsed = local
-    df.index = parsed.tz_convert(None).astype("datetime64[ns]").rename("date")
-    return df
+    parsed = _parse_iso(idx) if date_format is None else None
+    if parsed is None:  # anything but plain ISO stamps: pandas, and zones looked at
+        try:
+            parsed = _parse_dates(idx, date_format)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise DataValidationError([f"date column could not be parsed: {exc}"], source) from None
+        bad = np.asarray(parsed.isna())
+        if bad.any():
+            raise DataValidationError([
+                f"{int(bad.sum())} unparseable or missing date(s) at row(s) "
+                f"{[int(i) for i in np.flatnonzero(bad)[:MAX_LISTED]]}"
+                + (f" (not in --date-format {date_format!r})" if date_format is not None else "")
+            ], source)
+        local = _local_midnight_dates(idx, date_format)
+        if local is not None:
+            parsed = local
+    return parsed.tz_convert(None).astype("datetime64[ns]").rename("date"), columns
 
 
 def validate_bars(
@@ -149,85 +283,120 @@ def validate_bars(
     sort: bool = False,
     dedupe: bool = False,
     fill_gaps: bool = False,
+    dayfirst: bool = False,
+    date_format: str | None = None,
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Validate and normalise bars; raise `DataValidationError` listing every problem found.
 
     Unsorted and duplicate timestamps are errors unless the caller opts in to the documented
     fix-ups (`sort`: order by time; `dedupe`: keep the last row for each timestamp), because
     silently choosing between two different bars for one timestamp would make wrong numbers.
+    Dates like `01/03/2024` need `dayfirst` or a strptime `date_format` unless the column itself
+    shows its order (see `_day_month_order`). Prices must lie in `PRICE_RANGE` and agree with each
+    other (high is the highest, low the lowest), so that no feature is computed from nonsense.
     """
+    if dayfirst and date_format is not None:
+        raise BadInput("use --dayfirst or --date-format, not both: the format already says the order")
     report = ValidationReport(rows_in=len(raw))
-    df = _to_frame(raw, source)
+    index, columns = _to_frame(raw, source, dayfirst=dayfirst, date_format=date_format, notes=report.notes)
     problems: list[str] = []
 
-    missing = [c for c in COLUMNS if c not in df.columns]
+    missing = [c for c in COLUMNS if c not in columns]
     if missing:
         raise DataValidationError(
             [f"missing column(s) {', '.join(missing)}; need date, open, high, low, close, volume"], source
         )
-    df = df[COLUMNS]
 
-    reported = np.zeros((len(df), len(COLUMNS)), dtype=bool)  # cells already named as non-numeric
+    # One float64 block, column after column: the checks read contiguous columns, and it becomes
+    # the result's only copy of the values (no frame of the raw columns is built first).
+    values = np.empty((len(COLUMNS), len(index))).T
+    reported = np.zeros((len(index), len(COLUMNS)), dtype=bool)  # cells already named as non-numeric
     for j, col in enumerate(COLUMNS):
-        original = df[col]
+        original = columns[col]
         numeric = pd.to_numeric(original, errors="coerce")
         non_numeric = np.asarray(numeric.isna() & original.notna())
         reported[:, j] = non_numeric
         if non_numeric.any():
             examples = ", ".join(repr(v) for v in original[non_numeric].head(3))
             problems.append(
-                f"column {col} has non-numeric values at {_where(df.index, non_numeric)} ({examples})"
+                f"column {col} has non-numeric values at {_where(index, non_numeric)} ({examples})"
             )
-        df[col] = numeric.astype("float64")
+        values[:, j] = numeric.astype("float64")
+    del columns  # the caller's table is all that still holds them
 
-    values = df.to_numpy()
     for j, col in enumerate(COLUMNS):
         nan = np.isnan(values[:, j]) & ~reported[:, j]
         if nan.any():
             problems.append(
-                f"column {col} has {int(nan.sum())} missing/NaN value(s) at {_where(df.index, nan)}"
+                f"column {col} has {int(nan.sum())} missing/NaN value(s) at {_where(index, nan)}"
             )
         inf = np.isinf(values[:, j])
         if inf.any():
-            problems.append(f"column {col} has {int(inf.sum())} infinite value(s) at {_where(df.index, inf)}")
+            problems.append(f"column {col} has {int(inf.sum())} infinite value(s) at {_where(index, inf)}")
         neg = values[:, j] < 0
         if neg.any():
-            problems.append(f"column {col} has {int(neg.sum())} negative value(s) at {_where(df.index, neg)}")
-    high_low = df["high"].to_numpy() < df["low"].to_numpy()
+            problems.append(f"column {col} has {int(neg.sum())} negative value(s) at {_where(index, neg)}")
+        v = values[:, j]
+        if col == "volume":
+            out, limit = np.isfinite(v) & (v > MAX_VOLUME), f"above the accepted maximum {MAX_VOLUME:g}"
+        else:
+            lo, hi = PRICE_RANGE
+            out = np.isfinite(v) & (v > 0) & ((v < lo) | (v > hi))
+            limit = f"outside the accepted price range {lo:g} to {hi:g}"
+        if out.any():
+            problems.append(f"column {col} has {int(out.sum())} value(s) {limit} at {_where(index, out)}")
+    open_, high, low, close = values[:, 0], values[:, 1], values[:, 2], values[:, 3]
+    high_low = high < low
     if high_low.any():
-        problems.append(f"high < low in {int(high_low.sum())} bar(s) at {_where(df.index, high_low)}")
+        problems.append(f"high < low in {int(high_low.sum())} bar(s) at {_where(index, high_low)}")
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN were reported above; NaN compares False
+        high_short = high < np.maximum(open_, close) * (1 - OHLC_TOLERANCE)
+        low_over = low > np.minimum(open_, close) * (1 + OHLC_TOLERANCE)
+    if high_short.any():
+        problems.append(
+            f"high below open or close in {int(high_short.sum())} bar(s) at {_where(index, high_short)}"
+        )
+    if low_over.any():
+        problems.append(
+            f"low above open or close in {int(low_over.sum())} bar(s) at {_where(index, low_over)}"
+        )
     zero_price = (values[:, :4] == 0).any(axis=1)
     if zero_price.any():
-        problems.append(f"zero price in {int(zero_price.sum())} bar(s) at {_where(df.index, zero_price)}")
+        problems.append(f"zero price in {int(zero_price.sum())} bar(s) at {_where(index, zero_price)}")
 
-    ts = df.index.to_numpy()
-    unsorted = np.zeros(len(df), dtype=bool)
+    ts = index.asi8
+    unsorted = np.zeros(len(index), dtype=bool)
     unsorted[1:] = ts[1:] < ts[:-1]
     if unsorted.any():
         if sort:
             report.fixes.append(f"sorted {int(unsorted.sum())} out-of-order row(s) by time")
         else:
             problems.append(
-                f"timestamps not in increasing order at {_where(df.index, unsorted)} "
+                f"timestamps not in increasing order at {_where(index, unsorted)} "
                 "(re-run with --sort to order them by time)"
             )
-    df = df.sort_index(kind="stable")
-    dup = np.asarray(df.index.duplicated(keep="last"))
+        order = np.argsort(ts, kind="stable")  # copies only when there is something to reorder
+        index, values = index[order], values[order]
+        ts = index.asi8
+    # Sorted, so the rows of one timestamp are adjacent: all but the last of each run are dropped.
+    dup = np.zeros(len(index), dtype=bool)
+    dup[:-1] = ts[:-1] == ts[1:]
     if dup.any():
         if dedupe:
             report.fixes.append(
                 f"dropped {int(dup.sum())} duplicate timestamp row(s), keeping the last of each"
             )
-            df = df[~dup]
+            index, values = index[~dup], values[~dup]
         else:
             problems.append(
-                f"{int(dup.sum())} duplicate timestamp(s) at {_where(df.index, dup)} "
+                f"{int(dup.sum())} duplicate timestamp(s) at {_where(index, dup)} "
                 "(re-run with --dedupe to keep the last row of each)"
             )
 
     if problems:
         raise DataValidationError(problems, source)
 
+    df = pd.DataFrame(values, index=index, columns=COLUMNS, copy=False)
     report.gaps = find_gaps(df.index)
     if fill_gaps and report.gaps:
         before = len(df)
@@ -251,13 +420,17 @@ _MONDAY_NS = pd.Timestamp("1970-01-05").value  # the first Monday of the epoch
 
 
 def _weekend_time(ts: np.ndarray) -> np.ndarray:
-    """Nanoseconds of Saturdays and Sundays between the epoch's first Monday and each timestamp.
+    """Nanoseconds of Saturdays and Sundays between the epoch's first Monday and each timestamp (int64 ns).
 
     The difference of two values is the weekend time inside that span, which markets never trade.
+    Computed in place: a million bars need two arrays of temporaries, not six.
     """
-    t = ts.astype("datetime64[ns]").astype(np.int64) - _MONDAY_NS
-    weeks, offset = np.divmod(t, _WEEK_NS)
-    return weeks * 2 * _DAY_NS + np.clip(offset - 5 * _DAY_NS, 0, 2 * _DAY_NS)
+    weeks, offset = np.divmod(ts - _MONDAY_NS, _WEEK_NS)
+    offset -= 5 * _DAY_NS
+    np.clip(offset, 0, 2 * _DAY_NS, out=offset)
+    weeks *= 2 * _DAY_NS
+    weeks += offset
+    return weeks
 
 
 def find_gaps(index: pd.DatetimeIndex, factor: float = 5.0) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -275,20 +448,20 @@ def find_gaps(index: pd.DatetimeIndex, factor: float = 5.0) -> list[tuple[pd.Tim
     if len(index) < 3:
         return []
     step = median_spacing(index)
-    ts = index.to_numpy().astype("datetime64[ns]")
-    diffs = np.diff(ts).astype(np.int64)
+    ts = pd.DatetimeIndex(index).as_unit("ns").asi8
+    active = np.diff(ts)
     if step >= pd.Timedelta(hours=20):
-        mask = diffs > 6 * _DAY_NS
+        mask = active > 6 * _DAY_NS
     else:
         limit = factor * step.value
-        weekend = _weekend_time(ts)
-        active = diffs - np.diff(weekend)
-        days = ts.astype("datetime64[D]")
+        active -= np.diff(_weekend_time(ts))
+        days = ts.view("datetime64[ns]").astype("datetime64[D]")
         crosses = days[1:] != days[:-1]
+        del days
         overnight = float(np.median(active[crosses])) if crosses.any() else 0.0
-        allowed = np.where(crosses, overnight + limit + _DAY_NS, limit)
-        mask = active > allowed
-    return [(pd.Timestamp(ts[i]), pd.Timestamp(ts[i + 1])) for i in np.flatnonzero(mask)]
+        mask = active > np.where(crosses, overnight + limit + _DAY_NS, limit)
+    stamps = ts.view("datetime64[ns]")
+    return [(pd.Timestamp(stamps[i]), pd.Timestamp(stamps[i + 1])) for i in np.flatnonzero(mask)]
 
 
 def forward_fill_gaps(df: pd.DataFrame, gaps: list[tuple[pd.Timestamp, pd.Timestamp]] | None = None,
