@@ -7,6 +7,8 @@ Usage: .venv/bin/python tools/readme.py [--home DIR] [--skip-results] [--results
 - The block `<!-- results -->` ... `<!-- end results -->` is rendered from `paiid evaluate --json`
   and `paiid bench --json`, run now (or read from `--results-from DIR/{evaluate,bench}.json`), with the
   date and machine.
+- The block `<!-- config -->` ... `<!-- end config -->` is the table of environment variables, from
+  `paiid.config.Settings` (each field's variable, default and description).
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pydantic.fields import FieldInfo
+
+from paiid.config import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 CMD = re.compile(r"<!-- cmd(?:\[max=(\d+)\])?: (.*?) -->\n.*?<!-- end -->", re.S)
 RESULTS = re.compile(r"<!-- results -->\n.*?<!-- end results -->", re.S)
+CONFIG = re.compile(r"<!-- config -->\n.*?<!-- end config -->", re.S)
 
 
 def run(command: str, env: dict[str, str]) -> str:
@@ -49,6 +56,25 @@ def fmt(x, pct: bool = False) -> str:
     if isinstance(x, float):
         return f"{x:.1%}" if pct else f"{x:.3g}"
     return str(x)
+
+
+def config_default(field: FieldInfo) -> str:
+    """A setting's default as the table shows it (`unset` when an unset variable means something else)."""
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if value == []:
+        return "none"
+    return f"`{int(value) if isinstance(value, bool) else value}`"
+
+
+def render_config() -> str:
+    rows = []
+    for f in Settings.model_fields.values():
+        meaning = (f.description or "").replace("|", "\\|")
+        rows.append(f"| `{f.validation_alias}` | {config_default(f)} | {meaning} |")
+    return "\n".join(["<!-- config -->", "| variable | default | meaning |", "|---|---|---|", *rows,
+                      "<!-- end config -->"])
 
 
 def render_results(evaluation: dict, bench: dict) -> str:
@@ -205,7 +231,7 @@ def main() -> None:
            "COLUMNS": "110"}
     env.pop("PAIID_DATABASE_URL", None)
     Path(args.home).mkdir(parents=True, exist_ok=True)
-    readme = (ROOT / "README.md").read_text()
+    readme = CONFIG.sub(lambda _: render_config(), (ROOT / "README.md").read_text())
     if not args.skip_results:
         if args.results_from:
             evaluation = json.loads((Path(args.results_from) / "evaluate.json").read_text())

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from paiid import config
 
 T = TypeVar("T")
 _console = Console(stderr=True)
@@ -15,7 +16,7 @@ _console = Console(stderr=True)
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
     """Iterate `items` with a progress bar on stderr (silent when PAIID_QUIET is set)."""
-    if os.environ.get("PAIID_QUIET"):
+    if config.settings().quiet:
         yield from items
         return
     if total is None and hasattr(items, "__len__"):
@@ -32,5 +33,5 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 
 def note(message: str) -> None:
     """A one-line status message on stderr."""
-    if not os.environ.get("PAIID_QUIET"):
+    if not config.settings().quiet:
         _console.print(message)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from paiid.api.routers.ai import AIRecommendations, Chart
-from paiid.bench.api import Server, linked_home, serve, shared_test_home
+from paiid.bench.api import Server, linked_home, serve
 from paiid.engine.orchestrator import ab_group
 
 pytestmark = pytest.mark.slow
@@ -17,8 +18,7 @@ REGIMES = {"trending_bullish", "trending_bearish", "ranging", "high_volatility"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    trained = shared_test_home(tmp_path_factory.getbasetemp())
+def server(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serve(linked_home(trained, tmp_path_factory.mktemp("ai-api-home"))) as srv:
         yield srv
 
@@ -102,7 +102,7 @@ def test_chart_has_the_window_bars_and_the_patterns_found_in_it(client: httpx.Cl
 def test_dashboard_and_plotly_are_served_offline(client: httpx.Client) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    for asset in ("/vendor/plotly.min.js", "/app.js", "/style.css"):
+    for asset in ("/vendor/plotly.min.js", "/static/app.js", "/static/style.css"):
         assert asset in page.text
         r = client.get(asset)
         assert r.status_code == 200, asset

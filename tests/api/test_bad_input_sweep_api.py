@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,14 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     return home
+
+
+@pytest.fixture(autouse=True)
+def trains_nothing(home: Path) -> Iterator[None]:
+    """After each test, whichever ran before it: bad requests trained nothing behind the user's back."""
+    yield
+    assert not list((home / "models").glob("*/v*.json")), "a bad request trained or registered a model"
+    assert not (home / "jobs").exists() or not list((home / "jobs").iterdir()), "a bad request started a job"
 
 
 @pytest.fixture
@@ -182,8 +190,3 @@ def test_training_on_an_unknown_symbol_is_refused_up_front(server: str) -> None:
                    timeout=60)
     _detail(r, 404, "unknown symbol 'NOPE'")
 
-
-def test_no_model_was_trained_or_registered(server: str, home: Path) -> None:
-    """Runs after the sweep above: bad requests never trained anything behind the user's back."""
-    assert not list((home / "models").glob("*/v*.json"))
-    assert not (home / "jobs").exists() or not list((home / "jobs").iterdir())

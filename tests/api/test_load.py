@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paiid.bench.api import linked_home, serve, shared_test_home
+from paiid.bench.api import linked_home, serve
 from paiid.engine.orchestrator import ab_group
 
 pytestmark = pytest.mark.slow
@@ -43,8 +43,8 @@ async def _burst(url: str) -> list[tuple[int, dict]]:
         return await asyncio.gather(*(one(client, i) for i in range(REQUESTS)))
 
 
-def test_no_prediction_row_lost_with_two_workers(tmp_path_factory: pytest.TempPathFactory) -> None:
-    trained = shared_test_home(tmp_path_factory.getbasetemp())
+def test_no_prediction_row_lost_with_two_workers(
+        trained: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     home = linked_home(trained, tmp_path_factory.mktemp("load-home"))
     with serve(home, workers=2) as srv:
         results = asyncio.run(_burst(srv.url))

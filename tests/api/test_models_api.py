@@ -1,6 +1,6 @@
 """`/api/ml/models`, `/api/ml/train` (API key, background job), `/api/ml/performance` on the real app.
 
-Training uses the tiny LogisticRegression trainers of `tests/engine/tiny_trainers.py` through the real
+Training uses the tiny logistic-regression trainers of `tests/engine/tiny_trainers.py` through the real
 orchestration and registry; the job runs in the server's background thread and is polled over HTTP.
 """
 
@@ -63,12 +63,12 @@ def test_train_job_lifecycle_and_listing(client, monkeypatch):
     assert r.json()["status_url"] == f"/api/ml/train/{job_id}"
     job = wait_for(client, job_id)
     assert job["status"] == "done", job
-    expected = [("regime", 1), ("selector", 1), ("tradeprob", 1)]
+    expected = [("regime", 1), ("pattern_scorer", 1), ("selector", 1), ("tradeprob", 1)]
     assert [(m["name"], m["version"]) for m in job["models"]] == expected
-    assert job["skipped"][0]["name"] == "pattern_scorer" and job["request"]["seed"] == 4
+    assert job["skipped"] == [] and job["request"]["seed"] == 4
     assert registry.describe("regime", 1).metadata["training"]["seed"] == 4
     listing = {m["name"]: m for m in client.get("/api/ml/models").json()["models"]}
-    assert set(listing) == {"regime", "selector", "tradeprob"}
+    assert set(listing) == {"regime", "pattern_scorer", "selector", "tradeprob"}
     assert listing["regime"]["promoted"] == 1 and listing["regime"]["versions"][0]["status"] == "ok"
     # no body at all: defaults (daily symbols), new versions
     job = wait_for(client, client.post("/api/ml/train", headers={"X-API-Key": KEY}).json()["job_id"])
@@ -91,7 +91,7 @@ def test_train_bad_requests(client, monkeypatch):
 
 def test_failed_job_reports_why(client, monkeypatch):
     monkeypatch.setenv("PAIID_API_KEY", KEY)
-    monkeypatch.setitem(training.TRAINERS, "regime", "tiny_trainers:train_broken")
+    monkeypatch.setitem(training.TRAINERS, "regime", tiny_trainers.train_broken)
     r = client.post("/api/ml/train", headers={"X-API-Key": KEY}, json={"symbols": ["SPX"]})
     job = wait_for(client, r.json()["job_id"])
     assert job["status"] == "failed" and "always fails" in job["error"]
@@ -143,10 +143,35 @@ def test_failed_job_promotes_none_of_its_models(client, monkeypatch):
     job = wait_for(client, client.post("/api/ml/train", headers={"X-API-Key": KEY},
                                        json={"symbols": ["SPX"]}).json()["job_id"])
     assert job["status"] == "done"
-    monkeypatch.setitem(training.TRAINERS, "selector", "tiny_trainers:train_broken")
+    monkeypatch.setitem(training.TRAINERS, "selector", tiny_trainers.train_broken)
     job = wait_for(client, client.post("/api/ml/train", headers={"X-API-Key": KEY},
                                        json={"symbols": ["SPX"]}).json()["job_id"])
     assert job["status"] == "failed" and "always fails" in job["error"]
     assert registry.versions("regime") == [1, 2]  # trained in the failed run, not promoted
     listing = {m["name"]: m["promoted"] for m in client.get("/api/ml/models").json()["models"]}
-    assert listing == {"regime": 1, "selector": 1, "tradeprob": 1}
+    assert listing == {"regime": 1, "pattern_scorer": 1, "selector": 1, "tradeprob": 1}
+
+
+def test_openapi_declares_the_api_key_on_the_training_endpoint_only(client):
+    """Clients and the interactive docs learn from /openapi.json which header to send, and where."""
+    spec = client.get("/openapi.json").json()
+    ((scheme, declared),) = spec["components"]["securitySchemes"].items()
+    assert {k: declared[k] for k in ("type", "in", "name")} == {"type": "apiKey", "in": "header",
+                                                                "name": "X-API-Key"}
+    guarded = {(path, method) for path, ops in spec["paths"].items() for method, op in ops.items()
+               if op.get("security")}
+    assert guarded == {("/api/ml/train", "post")}
+    assert spec["paths"]["/api/ml/train"]["post"]["security"] == [{scheme: []}]
+
+
+def test_every_json_endpoint_documents_its_answer(client):
+    """Each operation's success answer has a named schema in /openapi.json (a `response_model`)."""
+    spec = client.get("/openapi.json").json()
+    undocumented = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            ok = next(v for k, v in op["responses"].items() if k.startswith("2"))
+            if method != "head" and "$ref" not in ok.get("content", {}).get("application/json", {}).get(
+                    "schema", {}):
+                undocumented.append(f"{method.upper()} {path}")
+    assert undocumented == []

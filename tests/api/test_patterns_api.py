@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-from paiid.bench.api import linked_home, serve, shared_test_home
+from paiid.bench.api import linked_home, serve
 from paiid.data import load_bars
 from paiid.ml.patterns.scan import scan
 
@@ -16,8 +18,7 @@ CONTRACT = {"type", "confidence", "signal", "target_price", "stop_loss", "histor
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    trained = shared_test_home(tmp_path_factory.getbasetemp())
+def server(trained: Path, tmp_path_factory: pytest.TempPathFactory):
     home = linked_home(trained, tmp_path_factory.mktemp("patterns-api"))
     with serve(home) as srv:
         yield srv

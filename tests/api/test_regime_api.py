@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from paiid.bench.api import Server, linked_home, serve, shared_test_home
+from paiid.bench.api import Server, linked_home, serve
 from paiid.ml.regime import REGIMES
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    trained = shared_test_home(tmp_path_factory.getbasetemp())
+def server(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = linked_home(trained, tmp_path_factory.mktemp("regime-api"))
     with serve(home) as srv:
         yield srv

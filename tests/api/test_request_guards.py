@@ -84,8 +84,8 @@ def test_head_health_is_200(server: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/"), ("GET", "/app.js"), ("GET", "/health"), ("HEAD", "/health"), ("GET", "/api/strategies"),
-    ("GET", "/api/no-such-endpoint"), ("GET", "/api/data/bars?symbol=..")])
+    ("GET", "/"), ("GET", "/static/app.js"), ("GET", "/health"), ("HEAD", "/health"),
+    ("GET", "/api/strategies"), ("GET", "/api/no-such-endpoint"), ("GET", "/api/data/bars?symbol=..")])
 def test_security_headers_on_every_answer(server: str, method: str, path: str) -> None:
     r = httpx.request(method, server + path, timeout=60)
     assert r.status_code < 500

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
 from paiid.backtest import STRATEGIES
-from paiid.bench.api import linked_home, serve, shared_test_home
+from paiid.bench.api import linked_home, serve
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    trained = shared_test_home(tmp_path_factory.getbasetemp())
+def server(trained: Path, tmp_path_factory: pytest.TempPathFactory):
     home = linked_home(trained, tmp_path_factory.mktemp("selector-api"))
     with serve(home) as srv:
         yield srv

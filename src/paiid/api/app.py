@@ -1,119 +1,68 @@
 """The FastAPI application: routers, error mapping, request guards, security headers, dashboard files.
 
 Every request passes three guards, kept as ASGI middleware so they hold for every route (and for
-routes added later): the Host must be trusted (`config.trusted_hosts()`, against DNS rebinding), the
-body must fit `config.max_body_bytes()`, and every response carries the security headers.
+routes added later): the Host must be trusted (the loopback names, the server's own IP and
+`PAIID_TRUSTED_HOSTS`, against DNS rebinding), the body must fit `PAIID_MAX_BODY_BYTES`, and every
+response carries the security headers.
+
+Routing is Starlette's own: the dashboard's files are mounted at `/static` and `GET /` is its page, so a
+request no route takes is Starlette's 404 (or 405 with `Allow` for a known path), which one handler
+turns into the contract's `{"detail"}` pointing at `/openapi.json`.
 """
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match, Mount, get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paiid import __version__, config
+from paiid.api.routers import ai, backtest, models, patterns, regime, selector, system
+from paiid.engine.training import ensure_models
 from paiid.errors import PaiidError
 
 log = logging.getLogger("paiid.api")
 
-ROUTER_MODULES = ["system", "backtest", "regime", "selector", "patterns", "models", "ai"]
+ROUTERS = (system.router, backtest.router, regime.router, selector.router, patterns.router, models.router,
+           ai.router)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
 def prepare_serving() -> None:
     """Check the server's settings and make sure models exist before it takes requests (trains the
-    defaults if needed): a bad `PAIID_MAX_BODY_BYTES` is a one-line error, not a traceback per worker."""
-    from paiid.engine.training import ensure_models
-
-    config.max_body_bytes()
+    defaults if needed): a bad `PAIID_*` variable is a one-line error, not a traceback per worker."""
+    config.settings()
     ensure_models()
 
 
-#: Methods tried when a known path is asked with another one (to name the allowed ones in a 405).
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own refusals in the contract's shape, saying what to call instead.
 
-
-def _route_matches(routes: list[BaseRoute], scope: Scope, method: str, path: str) -> bool:
-    """True if a real route (not the catch-all mount) takes `method path`.
-
-    Asks each route's own `matches`, so FastAPI's included routers, prefixes and path parameters are
-    handled by the same code that routes requests.
+    They are a 404 for a path no route takes and a 405 for a known path asked with another method;
+    Starlette's words ("Not Found", "Method Not Allowed") point nowhere, so both name `/openapi.json`,
+    and the 405 the methods that are allowed (header `Allow` too, sorted: Starlette joins a set).
     """
-    probe = {**scope, "method": method, "path": path, "root_path": scope.get("root_path", "")}
-    probe.pop("path_params", None)
-    return any(
-        not isinstance(route, Mount) and route.matches(dict(probe))[0] == Match.FULL for route in routes
-    )
-
-
-def _allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
-    """Methods a route accepts on the request's path (empty if no route has this path)."""
-    path = scope["path"]
-    return [m for m in _METHODS if m != scope["method"] and _route_matches(routes, scope, m, path)]
-
-
-def _is_api_path(path: str) -> bool:
-    return path == "/api" or path.startswith("/api/")
-
-
-class _Fallback:
-    """What answers a request that no route took: the contract's JSON errors, else the dashboard files.
-
-    Why not leave it to the static mount at `/`: the mount takes every path, so a typo in an API path
-    (or a wrong method on a real endpoint) would be answered by the file server as if it were a missing
-    file or a non-GET request to one (405 "GET, HEAD" even for a POST-only endpoint), and clients get
-    no hint of what to call instead. Here: a known path with another method is a 405 naming the allowed
-    methods (header `Allow` too); an unknown `/api/...` path is a 404 pointing at `/openapi.json`; any
-    other path goes to the dashboard's static files.
-    """
-
-    def __init__(self, routes: list[BaseRoute], static: ASGIApp | None):
-        self.routes = routes
-        self.static = static
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if self.static is not None:
-                await self.static(scope, receive, send)
-            return
-        path = get_route_path(scope)
-        method = scope["method"]
-        allowed = _allowed_methods(self.routes, scope)
-        if allowed:
-            response = JSONResponse(
-                status_code=405,
-                content={"detail": f"method {method} is not allowed on {path}; use {', '.join(allowed)} "
-                                   "(see /openapi.json)"},
-                headers={"Allow": ", ".join(allowed)},
-            )
-        elif _is_api_path(path) or self.static is None:
-            detail = _not_found(self.routes, scope, path, method)
-            response = JSONResponse(status_code=404, content={"detail": detail})
-        else:
-            await self.static(scope, receive, send)
-            return
-        await response(scope, receive, send)
-
-
-def _not_found(routes: list[BaseRoute], scope: Scope, path: str, method: str) -> str:
-    """A 404 message that says what to call instead."""
-    hint = ""
-    stripped = path.rstrip("/")
-    if stripped and stripped != path and any(
-            _route_matches(routes, scope, m, scope["path"].rstrip("/")) for m in _METHODS):
-        hint = f"; did you mean {stripped} (no trailing slash)?"
-    return (f"no API endpoint {method} {path}{hint}; the endpoints are listed at /openapi.json "
-            "(interactive docs at /docs)")
+    method, path = request.method, request.url.path
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        detail = (f"no endpoint {method} {path}; the endpoints are listed at /openapi.json "
+                  "(interactive docs at /docs, the dashboard at /)")
+    elif exc.status_code == 405:
+        # StaticFiles, the one source that sends no Allow, serves GET and HEAD
+        allowed = ", ".join(sorted(m.strip() for m in headers.get("Allow", "GET, HEAD").split(",")))
+        headers["Allow"] = allowed
+        detail = f"method {method} is not allowed on {path}; use {allowed} (see /openapi.json)"
+    else:
+        detail = str(exc.detail)
+    return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=headers)
 
 
 # ------------------------------------------------------------------------------------------- guards
@@ -273,6 +222,8 @@ def create_app() -> FastAPI:
     async def _paiid_error(_: Request, exc: PaiidError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
 
+    app.add_exception_handler(HTTPException, _http_error)
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
@@ -286,14 +237,19 @@ def create_app() -> FastAPI:
         log.exception("internal error")
         return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}"})
 
-    for name in ROUTER_MODULES:
-        app.include_router(importlib.import_module(f"paiid.api.routers.{name}").router)
-    static = StaticFiles(directory=STATIC_DIR, html=True) if STATIC_DIR.is_dir() else None
-    # last, so that every real route matches first; it sees the final route list (a live reference)
-    app.mount("/", _Fallback(app.router.routes, static), name="dashboard")
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    def dashboard() -> FileResponse:
+        """The dashboard's page; its script and styles come from `/static` (HEAD as the file server had)."""
+        return FileResponse(STATIC_DIR / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # added last = runs first: headers on every answer, then the host check, then the body limit
-    app.add_middleware(_BodyLimit, max_bytes=config.max_body_bytes())
-    app.add_middleware(_TrustedHosts, hosts=config.trusted_hosts())
+    settings = config.settings()
+    app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(_TrustedHosts, hosts=[*config.LOOPBACK_HOSTS, *settings.trusted_hosts])
     docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {None}
     app.add_middleware(_SecurityHeaders, exempt=docs)
     return app

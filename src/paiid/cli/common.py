@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from paiid import config
 from paiid.errors import PaiidError
 from paiid.jsonutil import to_jsonable
 
@@ -38,7 +38,10 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = False
         try:
+            # first, so that a bad PAIID_*/TRADIER_* variable stops the command with one line
+            debug = config.settings().debug
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
@@ -47,7 +50,7 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except Exception as exc:  # noqa: BLE001 - the contract forbids tracebacks
-            if os.environ.get("PAIID_DEBUG"):
+            if debug:
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} (set PAIID_DEBUG=1 for a traceback)", 1)
 

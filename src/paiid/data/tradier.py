@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,32 +31,22 @@ import numpy as np
 import pandas as pd
 import tenacity
 
+from paiid import config
 from paiid.data.bundled import BUNDLED
 from paiid.data.repository import claim_symbol
 from paiid.errors import BadInput, UpstreamError
 
-DEFAULT_BASE_URL = "https://api.tradier.com"
+#: The client's defaults are those of the TRADIER_* settings.
+_SETTINGS = config.Settings.model_fields
+DEFAULT_BASE_URL: str = _SETTINGS["tradier_base_url"].default
 HISTORY_PATH = "/v1/markets/history"
 #: Longest date range asked for in one request (calendar days, inclusive).
 CHUNK_DAYS = 365
-DEFAULT_MAX_RETRIES = 4
-DEFAULT_BACKOFF_BASE = 1.0
+DEFAULT_MAX_RETRIES: int = _SETTINGS["tradier_max_retries"].default
+DEFAULT_BACKOFF_BASE: float = _SETTINGS["tradier_backoff_base"].default
 #: No single wait is longer than this, whatever `Retry-After` says (a CLI user is waiting).
 MAX_WAIT_S = 60.0
 FIELDS = ("date", "open", "high", "low", "close", "volume")
-
-
-def _env_number(name: str, default: float, kind: type = float) -> Any:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise BadInput(f"{name}={raw!r} is not a number") from None
-    if value < 0:
-        raise BadInput(f"{name}={raw!r} must not be negative")
-    return value
 
 
 def parse_date(value: str | dt.date, name: str) -> dt.date:
@@ -170,17 +159,17 @@ class TradierClient:
     @classmethod
     def from_env(cls, **overrides: Any) -> TradierClient:
         """A client configured from TRADIER_* environment variables (see the module docstring)."""
-        token = (os.environ.get("TRADIER_TOKEN") or "").strip()
-        if not token:
+        settings = config.settings()
+        if settings.tradier_token is None:
             raise BadInput(
                 "TRADIER_TOKEN is not set: export your Tradier API access token "
                 "(https://dash.tradier.com/settings/api), or import a file with `paiid data import`"
             )
         kwargs: dict[str, Any] = {
-            "token": token,
-            "base_url": os.environ.get("TRADIER_BASE_URL") or DEFAULT_BASE_URL,
-            "max_retries": _env_number("TRADIER_MAX_RETRIES", DEFAULT_MAX_RETRIES, int),
-            "backoff_base": _env_number("TRADIER_BACKOFF_BASE", DEFAULT_BACKOFF_BASE, float),
+            "token": settings.tradier_token.get_secret_value(),
+            "base_url": settings.tradier_base_url,
+            "max_retries": settings.tradier_max_retries,
+            "backoff_base": settings.tradier_backoff_base,
         }
         kwargs.update(overrides)
         return cls(**kwargs)

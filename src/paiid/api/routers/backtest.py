@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from paiid.backtest import FAMILIES, STRATEGIES
+from paiid.backtest.service import backtest_symbol
+from paiid.jsonutil import to_jsonable
 
 router = APIRouter(tags=["backtest"])
 
@@ -28,20 +32,69 @@ class BacktestRequest(BaseModel):
     fraction: float = Field(1.0, gt=0, le=1, description="Share of equity committed per trade.")
 
 
-@router.get("/api/strategies")
+
+class ParamRange(BaseModel):
+    min: int | float
+    max: int | float
+    type: str = Field(..., description="int or float")
+
+
+class Template(BaseModel):
+    id: str
+    family: str
+    description: str
+    params: dict[str, int | float] = Field(..., description="Default parameters.")
+    ranges: dict[str, ParamRange] = Field(..., description="What the optimizer searches.")
+
+
+class StrategyList(BaseModel):
+    families: list[str]
+    strategies: list[Template]
+
+
+class Metrics(BaseModel):
+    """Null where a ratio is undefined (no trades, no losing trade, no variance)."""
+
+    model_config = ConfigDict(extra="allow")
+    total_return: float | None
+    cagr: float | None
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float | None
+    win_rate: float | None
+    profit_factor: float | None
+    trades: int
+    exposure: float | None
+
+
+class Trade(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    entry_date: str
+    exit_date: str | None
+    side: str = Field(..., description="long or short")
+    entry_price: float
+    exit_price: float | None
+    pnl: float | None
+    return_: float | None = Field(..., alias="return")
+
+
+class BacktestAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    symbol: str
+    strategy_id: str
+    metrics: Metrics
+    trades: list[Trade]
+
+
+@router.get("/api/strategies", response_model=StrategyList)
 def strategies() -> dict[str, Any]:
     """The strategy templates with their family, default parameters, ranges and description."""
-    from paiid.backtest import FAMILIES, STRATEGIES
-
     return {"families": list(FAMILIES), "strategies": [t.describe() for t in STRATEGIES.values()]}
 
 
-@router.post("/api/backtest")
+@router.post("/api/backtest", response_model=BacktestAnswer)
 def backtest(req: BacktestRequest) -> dict[str, Any]:
     """Backtest one template on one stored symbol (same JSON as `paiid backtest --json`)."""
-    from paiid.backtest.service import backtest_symbol
-    from paiid.jsonutil import to_jsonable
-
     payload, _, _ = backtest_symbol(
         req.symbol, req.strategy_id, start=req.start, end=req.end, params=req.params,
         commission_bps=req.commission_bps, slippage_bps=req.slippage_bps, stop=req.stop,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
+
+from paiid.engine import answers
+from paiid.jsonutil import to_jsonable
 
 router = APIRouter(tags=["patterns"])
 
@@ -28,6 +30,7 @@ class PatternsAnswer(BaseModel):
     model_config = ConfigDict(extra="allow")
     symbol: str
     as_of: str
+    timeframe: str
     patterns: list[Pattern]
 
 
@@ -37,10 +40,6 @@ def detect_patterns(
     timeframe: str = Query("daily", description="daily, weekly or hourly (the data's own or coarser)."),
     date: str | None = Query(None, description="As of the close of this date, YYYY-MM-DD (default: last)."),
     x_user_id: str | None = Header(None, description="User id for the A/B split of the prediction log."),
-) -> Response:
+) -> dict[str, Any]:
     """Chart patterns confirmed in the last bars and candlesticks on the last bar, computed as of `date`."""
-    from paiid.engine import answers
-    from paiid.jsonutil import to_jsonable
-
-    answer: dict[str, Any] = answers.patterns(symbol, date, timeframe, user_id=x_user_id)
-    return Response(content=json.dumps(to_jsonable(answer), allow_nan=False), media_type="application/json")
+    return to_jsonable(answers.patterns(symbol, date, timeframe, user_id=x_user_id))

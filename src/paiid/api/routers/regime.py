@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
+
+from paiid.engine import answers
+from paiid.jsonutil import to_jsonable
 
 router = APIRouter(tags=["regime"])
 
@@ -37,10 +39,6 @@ def market_regime(
     date: str | None = Query(
         None, description="As of the close of this date, YYYY-MM-DD (default: last bar)."),
     x_user_id: str | None = Header(None, description="User id for the A/B split of the prediction log."),
-) -> Response:
+) -> dict[str, Any]:
     """Market regime as of `date`: unknown symbol 404, too little history 422. Logged for `paiid track`."""
-    from paiid.engine import answers
-    from paiid.jsonutil import to_jsonable
-
-    answer: dict[str, Any] = answers.regime(symbol, date, user_id=x_user_id)
-    return Response(content=json.dumps(to_jsonable(answer), allow_nan=False), media_type="application/json")
+    return to_jsonable(answers.regime(symbol, date, user_id=x_user_id))

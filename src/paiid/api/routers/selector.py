@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Header, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from paiid.engine import answers
+from paiid.jsonutil import to_jsonable
 
 router = APIRouter(tags=["selector"])
 
@@ -30,7 +33,43 @@ class TradeRequest(BaseModel):
     )
 
 
-@router.get("/api/ml/recommend-strategy")
+class Recommendation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    strategy_id: str
+    probability: float = Field(..., description="Calibrated probability of being the best template.")
+    expected_return: float | None
+    risk_score: float | None = Field(..., description="0-100")
+    reason: str
+
+
+class MarketConditions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    regime: str
+    volatility: str
+    trend: str
+
+
+class StrategyRecommendation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    symbol: str
+    as_of: str
+    recommendations: list[Recommendation] = Field(..., description="Every template, most probable first.")
+    market_conditions: MarketConditions
+
+
+class TradeOdds(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    symbol: str
+    as_of: str
+    strategy_id: str
+    side: str = Field(..., description="long or short")
+    win_probability: float | None = Field(
+        ..., description="Probability that the profit barrier comes before the stop and the time barrier.")
+    expected_return: float | None
+    horizon_bars: int
+
+
+@router.get("/api/ml/recommend-strategy", response_model=StrategyRecommendation)
 def recommend_strategy(
     symbol: str = Query(..., examples=["SPX"]),
     date: str | None = Query(
@@ -39,19 +78,13 @@ def recommend_strategy(
     x_user_id: str | None = Header(None, description="User id for the A/B split of the prediction log."),
 ) -> dict[str, Any]:
     """Templates ranked by the calibrated probability of being the best over the next 20 bars."""
-    from paiid.engine import answers
-    from paiid.jsonutil import to_jsonable
-
     return to_jsonable(answers.recommendation(symbol, date, user_id=x_user_id))
 
 
-@router.post("/api/ml/predict-trade")
+@router.post("/api/ml/predict-trade", response_model=TradeOdds)
 def predict_trade(
     req: TradeRequest,
     x_user_id: str | None = Header(None, description="User id for the A/B split of the prediction log."),
 ) -> dict[str, Any]:
     """Win probability of a proposed trade (profit barrier before stop or time barrier)."""
-    from paiid.engine import answers
-    from paiid.jsonutil import to_jsonable
-
     return to_jsonable(answers.trade(req.symbol, req.strategy_id, req.side, req.date, user_id=x_user_id))

@@ -6,10 +6,13 @@ Response models are declared so that `/openapi.json` documents the shapes client
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from paiid import __version__
+from paiid.data import describe_symbols
 
 router = APIRouter(tags=["system"])
 
@@ -32,16 +35,16 @@ class SymbolList(BaseModel):
     symbols: list[SymbolInfo]
 
 
-@router.get("/health", response_model=Health)
+# decorators register bottom-up: GET first, because a request with another method is answered by the
+# first route on its path, whose methods make the 405's `Allow` header
 @router.head("/health", response_model=Health, operation_id="health_head")
-def health() -> dict:
+@router.get("/health", response_model=Health)
+def health() -> dict[str, str]:
     """Liveness: answers without touching models or data (HEAD too, as uptime monitors send it)."""
     return {"status": "ok", "version": __version__}
 
 
 @router.get("/api/data/symbols", response_model=SymbolList)
-def symbols() -> dict:
+def symbols() -> dict[str, Any]:
     """Every available symbol with source, timeframe, date range and bar count."""
-    from paiid.data import describe_symbols
-
     return {"symbols": describe_symbols()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ def storage_url() -> str:
     machines can reach it); else a separate SQLite file `PAIID_HOME/optuna.db` (kept apart from the bar
     store so Optuna's schema and write bursts never touch it).
     """
-    explicit = os.environ.get("PAIID_OPTUNA_STORAGE")
-    if explicit:
-        return explicit
-    db = os.environ.get("PAIID_DATABASE_URL")
+    settings = config.settings()
+    if settings.optuna_storage:
+        return settings.optuna_storage
+    db = settings.database_url
     if db and not db.startswith("sqlite"):
         return db
     return f"sqlite:///{config.home() / 'optuna.db'}"
