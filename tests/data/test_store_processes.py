@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paiid.bench.api import _env, paiid_command
+from paiid.bench.api import child_env, paiid_command
 from paiid.bench.data import write_bars_csv
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 def start_import(home: Path, csv: Path, symbol: str) -> subprocess.Popen:
     return subprocess.Popen(paiid_command("data", "import", str(csv), "--symbol", symbol, "--json"),
-                            env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def stored(home: Path, symbol: str) -> pd.DataFrame:

@@ -3,17 +3,12 @@
 Definitions (r = per-bar strategy returns after costs, n = len(r), B = bars per year):
 - equity e_t = prod_{i<=t} (1 + r_i) starting from 1; total_return = e_{n-1} - 1.
 - years = (n - 1) / B (the bars span n - 1 intervals); cagr = (1 + total_return) ** (1 / years) - 1.
-- sharpe = mean(r) / std(r, ddof=1) * sqrt(B), risk-free rate 0; 0 when r has no variance.
-- sortino = mean(r) / sqrt(mean(min(r, 0) ** 2)) * sqrt(B) (downside deviation against 0 over all bars);
-  +inf (null in JSON) when there is no losing bar and the mean is positive.
+- sharpe, sortino and bars per year: see `paiid.metrics`, where every layer takes them from.
 - max_drawdown = min_t (e_t / max_{i<=t} e_i - 1), a number <= 0 (e.g. -0.25 for a 25 % drawdown).
 - win_rate = share of trades with pnl > 0; profit_factor = gross profit / gross loss (inf if no loss);
   avg_trade = mean trade return; all NaN (null in JSON) when there are no trades.
 - exposure = share of bars with a non-zero position.
 - buy_and_hold_return = close[-1] / close[0] - 1 over the same bars (the benchmark beside every result).
-
-Bars per year come from the index (bars counted over the calendar span), so daily equities get ~252
-and EURUSD hourly ~6,200 without anyone having to say which timeframe the data has.
 """
 
 from __future__ import annotations
@@ -24,21 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-DAYS_PER_YEAR = 365.25
-_NS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
-
-
-def bars_per_year(index: pd.DatetimeIndex | None, default: float = 252.0) -> float:
-    """Bars per year estimated from a datetime index: (bars - 1) / span in years.
-
-    Falls back to `default` when the index spans less than a week (too short to estimate)."""
-    if index is None or len(index) < 2:
-        return default
-    i8 = index.asi8 if isinstance(index, pd.DatetimeIndex) else pd.DatetimeIndex(index).asi8
-    span_days = float(i8[-1] - i8[0]) / (86400.0 * _NS[str(getattr(index, "unit", "ns"))])
-    if span_days < 7:
-        return default
-    return (len(index) - 1) / (span_days / DAYS_PER_YEAR)
+from paiid.metrics import bars_per_year, sharpe, sortino, volatility
 
 
 def max_drawdown(equity: np.ndarray) -> float:
@@ -51,34 +32,6 @@ def max_drawdown(equity: np.ndarray) -> float:
     with np.errstate(invalid="ignore", divide="ignore"):
         dd = np.where(peak > 0, equity / peak - 1.0, -1.0)
     return float(min(dd.min(), 0.0))
-
-
-def _mean_std(r: np.ndarray) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1) with less overhead than ndarray.std."""
-    n = r.size
-    mean = float(r.sum()) / n
-    dev = r - mean
-    return mean, math.sqrt(float(np.dot(dev, dev)) / (n - 1))
-
-
-def sharpe_ratio(r: np.ndarray, bpy: float) -> float:
-    if r.size < 2:
-        return 0.0
-    mean, sd = _mean_std(r)
-    if not sd > 1e-15:
-        return 0.0
-    return float(mean / sd * math.sqrt(bpy))
-
-
-def sortino_ratio(r: np.ndarray, bpy: float) -> float:
-    if r.size < 2:
-        return 0.0
-    mean = float(r.sum()) / r.size
-    down = np.minimum(r, 0.0)
-    dd = math.sqrt(float(np.dot(down, down)) / r.size)
-    if not dd > 1e-15:
-        return math.inf if mean > 0 else 0.0
-    return float(mean / dd * math.sqrt(bpy))
 
 
 def cagr(total_return: float, n_bars: int, bpy: float) -> float:
@@ -150,18 +103,13 @@ def compute_metrics(
     else:
         pnl = np.asarray(trades["pnl"], dtype=np.float64)
         tret = np.asarray(trades["return"], dtype=np.float64)
-    if n > 1:
-        mean, sd = _mean_std(r)
-        sharpe = mean / sd * math.sqrt(bpy) if sd > 1e-15 else 0.0
-    else:
-        sd, sharpe = 0.0, 0.0
     out: dict[str, Any] = {
         "total_return": total,
         "cagr": cagr(total, n, bpy),
-        "sharpe": float(sharpe),
-        "sortino": sortino_ratio(r, bpy),
+        "sharpe": sharpe(r, bpy),
+        "sortino": sortino(r, bpy),
         "max_drawdown": max_drawdown(curve),
-        "volatility": float(sd * math.sqrt(bpy)),
+        "volatility": volatility(r, bpy),
         **trade_stats(pnl, tret),
         "exposure": float(np.count_nonzero(positions) / n) if n else 0.0,
         "bars": n,
@@ -172,6 +120,6 @@ def compute_metrics(
         bh_total = float(c[-1] / c[0] - 1.0)
         out["buy_and_hold_return"] = bh_total
         out["buy_and_hold_cagr"] = cagr(bh_total, c.size, bpy)
-        out["buy_and_hold_sharpe"] = sharpe_ratio(np.concatenate(([0.0], c[1:] / c[:-1] - 1.0)), bpy)
+        out["buy_and_hold_sharpe"] = sharpe(np.concatenate(([0.0], c[1:] / c[:-1] - 1.0)), bpy)
         out["buy_and_hold_max_drawdown"] = max_drawdown(c)
     return out

@@ -8,11 +8,13 @@ from paiid.data.repository import (
     normalise_symbol,
     timeframe_of,
 )
-from paiid.data.splits import Split, chronological_split, purged_kfold, walk_forward
+from paiid.data.splits import PurgedKFold, PurgedWalkForward, Split, chronological_split
 from paiid.data.validate import COLUMNS, ValidationReport, require_history, validate_bars
 
 __all__ = [
     "COLUMNS",
+    "PurgedKFold",
+    "PurgedWalkForward",
     "Split",
     "ValidationReport",
     "as_of",
@@ -21,9 +23,7 @@ __all__ = [
     "describe_symbols",
     "load_bars",
     "normalise_symbol",
-    "purged_kfold",
     "require_history",
     "timeframe_of",
     "validate_bars",
-    "walk_forward",
 ]

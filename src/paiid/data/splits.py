@@ -1,14 +1,26 @@
-"""Time-series splits: the one helper every score in paiid is computed through.
+"""Time-series splits: the one place every score in paiid gets its train/test rows from.
 
-A shuffled split leaks the future into training on time series, so there is none here. Walk-forward
-windows train only on the past; `purge` drops training rows whose label window reaches into the
-test window (labels that look H bars ahead need purge >= H), and `embargo` additionally drops rows
-just after a test window when training data can follow it (purged k-fold, López de Prado ch. 7).
+A shuffled split leaks the future into training on time series, so there is none here. The two
+splitters follow scikit-learn's protocol (`split(X, y, groups)`, `get_n_splits`), so the same object
+drives paiid's own fold loops and can be handed to scikit-learn as `cv=` (`CalibratedClassifierCV`,
+`cross_val_predict`, `GridSearchCV`). Both purge the same way (`_purge`): a training row is dropped
+when its label window reaches the test window (`label_end[i]`: the last row row i's label looks at;
+labels that look H bars ahead without `label_end` need `purge >= H`), and `embargo` rows after a test
+window are kept out of training as a margin for serial correlation (López de Prado, ch. 7).
+
+* `PurgedWalkForward` trains only on rows before each test window: what every reported score uses.
+* `PurgedKFold` trains on both sides of each fold; its folds partition the rows, which
+  `cross_val_predict` requires. Only for estimators whose scores do not depend on order.
+
+`label_end_rows` and `embargo_rows` turn a dataset's label windows (dates) into those row counts.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,21 +33,153 @@ class Split:
     test: np.ndarray
 
 
-def _check_label_end(n: int, label_end: np.ndarray | None) -> np.ndarray | None:
-    """`label_end` as an int array of length n; a wrong length is a caller's bug, so ValueError."""
-    if label_end is None:
-        return None
-    label_end = np.asarray(label_end)
-    if label_end.shape != (n,):
-        raise ValueError(f"label_end has shape {label_end.shape}, expected ({n},)")
-    return label_end
+def label_end_rows(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """For rows sorted by decision time `start`, the last row decided at or before each row's label
+    end `end` (at least the row itself): the `label_end` the splitters purge by."""
+    return np.maximum(np.searchsorted(start, end, side="right") - 1, np.arange(len(start)))
 
 
-def _purge(train: np.ndarray, test_start: int, label_end: np.ndarray | None, purge: int) -> np.ndarray:
-    train = train[train < test_start - purge]
+def embargo_rows(horizon: int, rows: int, bars: int) -> int:
+    """Rows that `horizon` bars of time hold when `rows` rows are decided every `bars` bars, rounded up
+    (in integers, so that a whole number of rows is not pushed one up by floating-point rounding)."""
+    return -(-horizon * rows // bars)
+
+
+def label_end_within(label_end: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`label_end` renumbered as positions within `rows` (sorted), capped at the last of them: what a
+    model fitted on a fold's training rows needs to purge its own inner folds."""
+    return np.searchsorted(rows, np.minimum(label_end[rows], rows[-1]), side="right") - 1
+
+
+def _purge(train: np.ndarray, start: int, stop: int, label_end: np.ndarray | None, before: int,
+           after: int) -> np.ndarray:
+    """Training rows kept for the test window [start, stop): rows more than `before` rows ahead of it
+    whose label ends before it, and rows at least `after` rows past its end."""
+    keep = train < start - before
     if label_end is not None:
-        train = train[label_end[train] < test_start]
-    return train
+        keep &= label_end[train] < start
+    return train[keep | (train >= stop + after)]
+
+
+class _PurgedSplitter(ABC):
+    """What both splitters share: label ends checked against X, purge and embargo, and folds that
+    nothing can be fitted or calibrated on skipped (no training rows left after purging, or too few
+    classes).
+
+    scikit-learn takes any object with `split` and `get_n_splits` as `cv=`; not deriving from its
+    `BaseCrossValidator` keeps scikit-learn out of `paiid.data`, which every command imports (about 1 s
+    of start-up for `paiid data import`).
+
+    `min_classes` / `min_test_classes`: folds whose training / test rows hold fewer distinct labels of
+    `y` are skipped (a forest fitted on one class, or a sigmoid calibrated on one, has nothing to say).
+    """
+
+    def __init__(self, n_splits: int = 5, *, purge: int = 0, embargo: int = 0,
+                 label_end: np.ndarray | None = None, min_classes: int = 1,
+                 min_test_classes: int = 1) -> None:
+        self.n_splits = n_splits
+        self.purge = purge
+        self.embargo = embargo
+        self.label_end = label_end
+        self.min_classes = min_classes
+        self.min_test_classes = min_test_classes
+
+    @abstractmethod
+    def _folds(self, n: int, label_end: np.ndarray | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(train, test) per fold before the class checks; an empty train means "skip"."""
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(train, test) row positions per fold, in time order; `groups` is ignored."""
+        n = len(X)
+        label_end = None if self.label_end is None else np.asarray(self.label_end)
+        if label_end is not None and label_end.shape != (n,):  # a caller's bug, not the user's input
+            raise ValueError(f"label_end has shape {label_end.shape}, expected ({n},)")
+        y = None if y is None else np.asarray(y)
+        for train, test in self._folds(n, label_end):
+            if not len(train):
+                continue
+            if y is not None and (len(np.unique(y[train])) < self.min_classes
+                                  or len(np.unique(y[test])) < self.min_test_classes):
+                continue
+            yield train, test
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """The folds `split` yields for this data (fewer than `n_splits` when some are skipped);
+        without X, the `n_splits` asked for."""
+        if X is None:
+            return self.n_splits
+        return sum(1 for _ in self.split(X, y, groups))
+
+
+class PurgedWalkForward(_PurgedSplitter):
+    """Consecutive test windows after an initial training span; training rows always precede the test.
+
+    `min_train`: rows of the first training span (a float in (0, 1): that share of the rows, at least
+    one; default n // (n_splits + 1)). Without `test_size` the rows after it are shared out over the
+    `n_splits` windows, the last taking what the division leaves over; an explicit `test_size` is
+    honoured exactly (windows past the data are dropped). Training is expanding; with no training rows
+    after a window, its `embargo` widens the gap before it, on top of `purge`. Windows left without
+    training rows by `label_end` purging are skipped, so a split can yield fewer than `n_splits` folds,
+    or none when labels look further ahead than the data allows: callers that report a score must check.
+    """
+
+    def __init__(self, n_splits: int = 5, *, min_train: float | None = None, test_size: int | None = None,
+                 purge: int = 0, embargo: int = 0, label_end: np.ndarray | None = None,
+                 min_classes: int = 1, min_test_classes: int = 1) -> None:
+        super().__init__(n_splits, purge=purge, embargo=embargo, label_end=label_end,
+                         min_classes=min_classes, min_test_classes=min_test_classes)
+        self.min_train = min_train
+        self.test_size = test_size
+
+    def _folds(self, n: int, label_end: np.ndarray | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n_splits = self.n_splits
+        if self.min_train is None:
+            min_train = n // (n_splits + 1)
+        elif isinstance(self.min_train, float):
+            if not 0 < self.min_train < 1:
+                raise ValueError(f"min_train {self.min_train} is neither a row count nor a share in (0, 1)")
+            min_train = max(int(n * self.min_train), 1)
+        else:
+            min_train = self.min_train
+        test_size = (n - min_train) // n_splits if self.test_size is None else self.test_size
+        gap = self.purge + self.embargo
+        if test_size < 1 or min_train - gap < 1 or min_train + test_size > n:
+            raise NotEnoughHistory(f"walk-forward with {n_splits} splits", min_train + gap + n_splits, n)
+        for k in range(n_splits):
+            start = min_train + k * test_size
+            if start >= n:
+                break
+            stop = n if self.test_size is None and k == n_splits - 1 else min(n, start + test_size)
+            yield _purge(np.arange(start), start, stop, label_end, gap, self.embargo), np.arange(start, stop)
+
+
+class PurgedKFold(_PurgedSplitter):
+    """K contiguous folds partitioning the rows; training uses both sides of the test fold, minus the
+    `purge` rows and purged labels before it and the `embargo` rows after it. (A fold whose training
+    rows are all purged is skipped, as in walk-forward; then the folds no longer cover every row.)"""
+
+    def _folds(self, n: int, label_end: np.ndarray | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if self.n_splits < 2:
+            raise ValueError("PurgedKFold needs n_splits >= 2")
+        if n < 2 * self.n_splits:
+            raise NotEnoughHistory(f"purged k-fold with {self.n_splits} folds", 2 * self.n_splits, n)
+        bounds = np.linspace(0, n, self.n_splits + 1).astype(int)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            yield _purge(np.arange(n), a, b, label_end, self.purge, self.embargo), np.arange(a, b)
+
+
+def calibration_cv(n: int, label_end: np.ndarray | None, embargo: int, n_splits: int, *,
+                   min_classes: int = 2, min_test_classes: int = 1) -> PurgedWalkForward:
+    """The walk-forward (train, calibrate) folds over a model's own n training rows, purged by label
+    window: what the selector and the trade-probability model hand to `CalibratedClassifierCV(cv=...)`.
+
+    A calibration fitted on shuffled folds would calibrate on leaked, overlapping label windows. The
+    folds shrink with the data (at least 60 rows per fold, the first half always training, the
+    embargo at most a tenth of the rows) so that a small training set still gets an honest, if
+    coarse, calibration.
+    """
+    return PurgedWalkForward(max(1, min(n_splits, n // 60)), min_train=0.5, embargo=min(embargo, n // 10),
+                             label_end=label_end, min_classes=min_classes, min_test_classes=min_test_classes)
 
 
 def chronological_split(n: int, test_size: float = 0.2, purge: int = 0) -> Split:
@@ -45,89 +189,3 @@ def chronological_split(n: int, test_size: float = 0.2, purge: int = 0) -> Split
     if start - purge < 1:
         raise NotEnoughHistory("a chronological split", n_test + purge + 1, n)
     return Split(np.arange(0, start - purge), np.arange(start, n))
-
-
-def walk_forward(
-    n: int,
-    *,
-    n_splits: int = 5,
-    min_train: int | None = None,
-    test_size: int | None = None,
-    purge: int = 0,
-    embargo: int = 0,
-    label_end: np.ndarray | None = None,
-    expanding: bool = True,
-) -> list[Split]:
-    """Consecutive test windows after an initial training span; training data always precedes the test.
-
-    `label_end[i]` (optional) is the last row index row i's label looks at; rows whose label reaches
-    the test window are purged. `embargo` rows are skipped after `purge` too, as a safety margin for
-    serial correlation. With `expanding=False` the training window rolls with length `min_train`.
-    Without `test_size` the rows after `min_train` are shared out over the `n_splits` windows.
-    Windows left without training rows by `label_end` purging are skipped, so the list can be
-    shorter than `n_splits`, or empty when labels look further ahead than the data allows: callers
-    that report a score must check.
-    """
-    label_end = _check_label_end(n, label_end)
-    if min_train is None:
-        min_train = n // (n_splits + 1)
-    # With a computed test size the last window takes the few rows the division leaves over; an
-    # explicit test size is honoured exactly (later windows are dropped when the data runs out).
-    absorb_rest = test_size is None
-    if test_size is None:
-        test_size = (n - min_train) // n_splits
-    gap = purge + embargo
-    if test_size < 1 or min_train - gap < 1 or min_train + test_size > n:
-        raise NotEnoughHistory(f"walk-forward with {n_splits} splits", min_train + gap + n_splits, n)
-    splits = []
-    for k in range(n_splits):
-        start = min_train + k * test_size
-        stop = n if absorb_rest and k == n_splits - 1 else min(n, start + test_size)
-        if start >= n:
-            break
-        lo = 0 if expanding else max(0, start - min_train)
-        train = _purge(np.arange(lo, start), start, label_end, gap)
-        if len(train):  # a window whose every training label reaches into it is skipped
-            splits.append(Split(train, np.arange(start, stop)))
-    return splits
-
-
-def purged_kfold(
-    n: int, *, n_splits: int = 5, label_end: np.ndarray | None = None, purge: int = 0, embargo: int = 0
-) -> list[Split]:
-    """K contiguous folds; training uses both sides of the test fold minus purge and embargo.
-
-    Only for estimators whose scores don't depend on order (e.g. CSCV); reported model scores use
-    `walk_forward`.
-    """
-    if n_splits < 2:
-        raise ValueError("purged_kfold needs n_splits >= 2")
-    if n < 2 * n_splits:
-        raise NotEnoughHistory(f"purged k-fold with {n_splits} folds", 2 * n_splits, n)
-    label_end = _check_label_end(n, label_end)
-    bounds = np.linspace(0, n, n_splits + 1).astype(int)
-    idx = np.arange(n)
-    end = label_end if label_end is not None else idx
-    out = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        test = idx[a:b]
-        before = idx[: max(0, a - purge)]
-        before = before[end[before] < a]
-        after = idx[min(n, b + embargo):]
-        out.append(Split(np.concatenate([before, after]), test))
-    return out
-
-
-def calibration_splits(n: int, label_end: np.ndarray | None, embargo: int, n_splits: int) -> list[tuple]:
-    """Walk-forward (train, calibrate) index pairs over a model's own training rows, purged by label window.
-
-    What the selector and the trade-probability model hand to `CalibratedClassifierCV(cv=...)`: a
-    calibration fitted on shuffled folds would calibrate on leaked, overlapping label windows. The
-    folds shrink with the data (at least 60 rows per fold, the first half always training) so that a
-    small training set still gets an honest, if coarse, calibration.
-    """
-    n_splits = max(1, min(n_splits, n // 60))
-    splits = walk_forward(
-        n, n_splits=n_splits, min_train=max(n // 2, 1), embargo=min(embargo, n // 10), label_end=label_end
-    )
-    return [(s.train, s.test) for s in splits]
