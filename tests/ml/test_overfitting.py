@@ -16,7 +16,6 @@ from paiid.ml.overfitting import (
     expected_max_sharpe,
     probabilistic_sharpe_ratio,
     probability_of_backtest_overfitting,
-    sharpe_ratio,
 )
 
 
@@ -72,11 +71,6 @@ def test_deflated_sharpe_from_returns_uses_their_moments():
     assert res.kurtosis == pytest.approx(stats.kurtosis(r, fisher=False))
     assert res.n_obs == 2000
     assert 0 <= res.dsr <= res.psr <= 1
-
-
-def test_sharpe_of_constant_series_is_zero():
-    assert sharpe_ratio(np.zeros(10)) == 0.0
-    np.testing.assert_array_equal(sharpe_ratio(np.ones((5, 3)), axis=0), np.zeros(3))
 
 
 def _pbo_brute_force(m: np.ndarray, s: int) -> float:

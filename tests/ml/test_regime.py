@@ -17,13 +17,13 @@ from paiid.backtest.metrics import bars_per_year
 from paiid.data import load_bars
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.ml.base import Trained
+from paiid.ml.context import AnswerContext
 from paiid.ml.regime import (
     MIN_BARS,
     REGIMES,
     RegimeDetector,
     holdout_score,
     regime_answer,
-    regime_history,
     train,
 )
 from paiid.ml.regime.naming import map_clusters
@@ -202,8 +202,9 @@ def test_too_little_history_is_refused(model: RegimeDetector, spx: pd.DataFrame)
 
 
 def test_regime_history_feeds_other_areas(model: RegimeDetector, spx: pd.DataFrame) -> None:
-    h = regime_history(model, spx)
-    assert h["regime"].shape == (len(spx),) and h["confidence"].shape == (len(spx),)
+    labels, conf, source = AnswerContext("SPX", spx).regime_columns(model)
+    assert source == "model" and labels.shape == conf.shape == (len(spx),)
+    assert list(labels) == list(model.predict(spx))
 
 
 def test_trainer_learns_family_ranking_from_out_of_sample_backtests(trained: Trained) -> None:

@@ -64,9 +64,9 @@ def test_probabilities_sum_to_one_and_are_calibrated_not_raw(ds, fitted) -> None
 
 
 def test_walk_forward_never_trains_on_labels_that_reach_the_test_period(ds, cv) -> None:
-    for sp in folds(ds):
-        assert sp.train.max() < sp.test.min()
-        assert ds.end_date[sp.train].max() < ds.t_date[sp.test[0]]
+    for train, test in folds(ds).split(ds.X):
+        assert train.max() < test.min()
+        assert ds.end_date[train].max() < ds.t_date[test[0]]
     assert len(cv["rows"]) == len(np.unique(cv["rows"]))
     assert np.allclose(cv["proba"].sum(axis=1), 1.0)
 

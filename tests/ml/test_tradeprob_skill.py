@@ -28,7 +28,6 @@ from paiid.ml.tradeprob import (
     summarize,
     trade_answer,
 )
-from paiid.ml.tradeprob.validation import _column_auc
 
 
 def _synthetic(n: int, signal: float, seed: int = 0) -> TradeDataset:
@@ -169,15 +168,6 @@ def test_model_is_deterministic_and_skops_saveable(calibration: str) -> None:
     loaded, _ = registry.load("tradeprob")
     np.testing.assert_array_equal(loaded.predict_proba(ds.X), m1.predict_proba(ds.X))
     assert loaded.blend_weight_ == m1.blend_weight_
-
-
-def test_bootstrap_auc_is_roc_auc_score_of_each_resample() -> None:
-    """The bootstrap scores all resamples at once; each column's AUC is scikit-learn's, ties included."""
-    rng = np.random.default_rng(3)
-    y = rng.integers(0, 2, (200, 40))
-    p = np.round(rng.random((200, 40)), 1)  # coarse scores: many ties
-    expected = [roc_auc_score(y[:, j], p[:, j]) for j in range(40)]
-    np.testing.assert_allclose(_column_auc(y, p), expected, rtol=1e-12)
 
 
 def test_fit_scores_itself_on_the_folds_cross_validate_uses() -> None:

@@ -7,6 +7,8 @@ instead would restart every template flat and mislabel held trends. Everything h
 close of bar t (features from bars 0..t, each template's position decided at t, its realised returns up
 to t), which `paiid.ml.leakage.check_causal` proves on real bars.
 
+* `AnswerContext` - one symbol's bars as of one bar and everything the served answers compute from
+  them (features, backtests, regime history), each computed once, on first use;
 * `build_context` - features, one backtest per template and the regime per bar for one symbol;
 * `template_state` - each template's position and trailing risk-adjusted performance per bar;
 * `regime_per_bar` / `rule_regime` / `regime_matrix` - the regime columns (trained model or rule);
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -24,8 +27,8 @@ import pandas as pd
 
 from paiid.backtest import STRATEGIES, run_backtest
 from paiid.data import load_bars
+from paiid.errors import BadInput
 from paiid.features import SCALE_FREE, WARMUP, build_features
-from paiid.ml.regime import regime_history
 
 #: The four templates in a fixed order: class k of the selector is TEMPLATES[k].
 TEMPLATES: list[str] = list(STRATEGIES)
@@ -106,15 +109,18 @@ def regime_per_bar(
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Regime label and confidence at every bar, plus where they came from ("model" or "rules").
 
-    With a trained regime model its causal per-bar history (`paiid.ml.regime.regime_history`: each
-    bar's regime from data up to it); without one, `rule_regime`, so that a selector can be trained
-    and served before any regime model exists.
+    With a trained regime model its causal per-bar history (`RegimeDetector.history`: each bar's regime
+    from data up to it); without one, `rule_regime`, so that a selector can be trained and served before
+    any regime model exists.
     """
     if regime_model is not None:
-        hist = regime_history(regime_model, bars)
-        return np.asarray(hist["regime"], dtype=object), np.asarray(hist["confidence"], np.float64), "model"
+        return _model_regime(regime_model.history(bars, features))
     labels, conf = rule_regime(features)
     return labels, conf, "rules"
+
+
+def _model_regime(history: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, str]:
+    return np.asarray(history["regime"], dtype=object), np.asarray(history["confidence"], np.float64), "model"
 
 
 def regime_matrix(labels: np.ndarray, conf: np.ndarray) -> np.ndarray:
@@ -153,24 +159,102 @@ class SymbolContext:
         return len(self.bars)
 
 
+class AnswerContext:
+    """One symbol's bars as of one bar, and what the served answers compute from them, each piece once.
+
+    Why: an AI recommendation asks four models about the same bars, and each used to compute its own
+    features, template backtests and regime history (the regime answer twice, the four backtests once
+    per model). The engine builds one context per (symbol, as-of) and hands it to every answer
+    (`context=`); a piece is computed the first time an answer reads it, so a single answer pays only
+    for what it reads. The regime history is kept per regime model, so answers given different models
+    never share one. Not thread-safe: one context serves one request.
+    """
+
+    def __init__(self, symbol: str, bars: pd.DataFrame) -> None:
+        self.symbol = symbol
+        self.bars = bars
+        self._backtests: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._regimes: dict[int, tuple[Any, dict[str, np.ndarray]]] = {}
+
+    @classmethod
+    def of(cls, symbol: str, bars: pd.DataFrame, context: AnswerContext | None = None) -> AnswerContext:
+        """`context` if given (it must have been built on these very bars), else a new context."""
+        if context is None:
+            return cls(symbol, bars)
+        if context.bars is not bars:
+            raise ValueError(f"the context of {context.symbol} was built on other bars than these")
+        return context
+
+    @cached_property
+    def features(self) -> pd.DataFrame:
+        return build_features(self.bars)
+
+    @cached_property
+    def asset_returns(self) -> np.ndarray:
+        close = self.bars["close"].to_numpy(np.float64)
+        out = np.zeros(len(close))
+        out[1:] = close[1:] / close[:-1] - 1.0
+        return out
+
+    @cached_property
+    def rule_regime(self) -> tuple[np.ndarray, np.ndarray]:
+        return rule_regime(self.features)
+
+    def backtest(self, tid: str) -> tuple[np.ndarray, np.ndarray]:
+        """(per-bar returns after costs, per-bar target position) of template `tid` over all bars."""
+        if tid not in self._backtests:
+            # close_at_end=False: an open trade is marked to market on the last bar instead of paying its
+            # exit costs there, so returns up to t are identical whether or not later bars exist (causal).
+            res = run_backtest(self.bars, tid, features=self.features, close_at_end=False)
+            self._backtests[tid] = (np.asarray(res.returns, np.float64), np.asarray(res.signals, np.float64))
+        return self._backtests[tid]
+
+    def regime_history(self, regime_model: Any) -> dict[str, np.ndarray]:
+        """`regime_model.history` on these bars (per-bar regime, confidence, probabilities, run length)."""
+        key = id(regime_model)
+        if key not in self._regimes:  # the model is kept with its history so that its id stays unique
+            self._regimes[key] = (regime_model, regime_model.history(self.bars, self.features))
+        return self._regimes[key][1]
+
+    def regime_columns(self, regime_model: Any) -> tuple[np.ndarray, np.ndarray, str]:
+        """`regime_per_bar` from this context's memory."""
+        if regime_model is None:
+            return (*self.rule_regime, "rules")
+        return _model_regime(self.regime_history(regime_model))
+
+    def symbol_context(self, templates: Sequence[str] = TEMPLATES, regime_model: Any = None) -> SymbolContext:
+        """What a model reads: the backtests of `templates` and the regime of `regime_model` (None: rules)."""
+        tests = {tid: self.backtest(tid) for tid in templates}
+        labels, conf, source = self.regime_columns(regime_model)
+        return SymbolContext(
+            self.symbol, self.bars, self.features, {t: r for t, (r, _) in tests.items()},
+            {t: s for t, (_, s) in tests.items()}, labels, conf, source, self.asset_returns,
+        )
+
+    def require_defined(self, what: str, names: Sequence[str], values: np.ndarray) -> None:
+        """BadInput naming the model inputs (`names`, `values` at the last bar) that are undefined.
+
+        Why not NotEnoughHistory: past the warm-up an input is undefined only when the data make it so
+        (a price that does not move has zero volatility, and a ratio to it has no value), and
+        "needs at least 201 bars, but only 400 are available" would send the user after more history.
+        """
+        bad = [n for n, v in zip(names, np.asarray(values, np.float64), strict=True) if not np.isfinite(v)]
+        if not bad:
+            return
+        shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
+        noun, verb = ("feature", "is") if len(bad) == 1 else ("features", "are")
+        raise BadInput(
+            f"{what}: {self.symbol} has {len(self.bars)} bars, but {noun} {shown} {verb} undefined at the "
+            f"last bar ({self.bars.index[-1].date()}), typically because the price did not move over the "
+            "look-back window; check the data, or ask for a date before that stretch"
+        )
+
+
 def build_context(
     symbol: str, bars: pd.DataFrame, regime_model: Any = None, templates: Sequence[str] = TEMPLATES
 ) -> SymbolContext:
     """Features, one full-history backtest per template and the regime for one symbol."""
-    feats = build_features(bars)
-    rets: dict[str, np.ndarray] = {}
-    sigs: dict[str, np.ndarray] = {}
-    for tid in templates:
-        # close_at_end=False: an open trade is marked to market on the last bar instead of paying its
-        # exit costs there, so returns up to t are identical whether or not later bars exist (causal).
-        res = run_backtest(bars, tid, features=feats, close_at_end=False)
-        rets[tid] = np.asarray(res.returns, dtype=np.float64)
-        sigs[tid] = np.asarray(res.signals, dtype=np.float64)
-    labels, conf, source = regime_per_bar(regime_model, bars, feats)
-    close = bars["close"].to_numpy(np.float64)
-    asset = np.zeros(len(close))
-    asset[1:] = close[1:] / close[:-1] - 1.0
-    return SymbolContext(symbol, bars, feats, rets, sigs, labels, conf, source, asset)
+    return AnswerContext(symbol, bars).symbol_context(templates, regime_model)
 
 
 def _rolling_sum(x: np.ndarray, w: int) -> np.ndarray:

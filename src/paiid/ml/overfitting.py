@@ -31,17 +31,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from paiid.metrics import sharpe
+
 EULER_GAMMA = 0.5772156649015329
-
-
-def sharpe_ratio(returns: np.ndarray, axis: int = 0) -> np.ndarray | float:
-    """Per-bar Sharpe ratio mean/std (ddof=1); 0 where the series is constant (no risk, no claim)."""
-    r = np.asarray(returns, dtype=np.float64)
-    mu = r.mean(axis=axis)
-    sd = r.std(axis=axis, ddof=1) if r.shape[axis] > 1 else np.zeros_like(mu)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(sd > 1e-15, mu / np.where(sd > 1e-15, sd, 1.0), 0.0)
-    return float(out) if np.ndim(out) == 0 else out
 
 
 def probabilistic_sharpe_ratio(
@@ -144,7 +136,7 @@ def deflated_sharpe_ratio(
     else:
         skew, kurt = 0.0, 3.0
     return deflated_sharpe_from_stats(
-        float(sharpe_ratio(r)), len(r), n_trials=n_trials, sharpe_variance=sharpe_variance,
+        sharpe(r, axis=0), len(r), n_trials=n_trials, sharpe_variance=sharpe_variance,
         skew=skew, kurtosis=kurt,
     )
 

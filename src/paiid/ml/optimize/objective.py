@@ -13,8 +13,8 @@ import pandas as pd
 from paiid.backtest import bars_per_year, get_strategy, run_backtest
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.features import WARMUP
+from paiid.metrics import sharpe
 from paiid.ml.optimize.space import suggest
-from paiid.ml.overfitting import sharpe_ratio
 
 #: In-sample bars scored start after the feature warm-up, so every template is judged on the same bars.
 SCORE_FROM = WARMUP
@@ -77,7 +77,7 @@ def make_objective(
             except NotEnoughHistory as exc:
                 trial.set_user_attr("invalid", exc.message)
                 raise optuna.TrialPruned() from None
-            score = annualised(sharpe_ratio(r[SCORE_FROM:end]), bpy)
+            score = sharpe(r[SCORE_FROM:end], bpy, axis=0)
             if step < len(ends) - 1:
                 trial.report(score, step)
                 if trial.should_prune():

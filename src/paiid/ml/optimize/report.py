@@ -18,13 +18,13 @@ import pandas as pd
 
 from paiid.backtest.strategies import StrategyTemplate
 from paiid.errors import PaiidError
+from paiid.metrics import sharpe
 from paiid.ml.optimize.objective import SCORE_FROM, annualised, strategy_returns
 from paiid.ml.optimize.study import best_trial, evaluated_trials, trial_counts
 from paiid.ml.overfitting import (
     dedupe_columns,
     deflated_sharpe_ratio,
     probability_of_backtest_overfitting,
-    sharpe_ratio,
 )
 
 
@@ -49,7 +49,7 @@ def score_full_history(
     ])
     keep = dedupe_columns(matrix)
     matrix = matrix[:, keep]
-    trial_sr = np.asarray(sharpe_ratio(matrix, axis=0))
+    trial_sr = np.asarray(sharpe(matrix, axis=0))
     best_r = strategy_returns(bars, tpl.id, final_params)[SCORE_FROM:]
     dsr = deflated_sharpe_ratio(best_r, n_trials=len(evaluated), trial_sharpes=trial_sr)
     pbo = (probability_of_backtest_overfitting(matrix, cscv_blocks)
@@ -58,7 +58,7 @@ def score_full_history(
     return final_params, {
         "in_sample": {
             "best_sharpe": float(best.value),
-            "default_sharpe": annualised(sharpe_ratio(def_r), bpy),
+            "default_sharpe": sharpe(def_r, bpy, axis=0),
             "trials": trial_counts(full_trials),
             "distinct_configs": int(matrix.shape[1]),
         },

@@ -15,11 +15,12 @@ import pandas as pd
 from scipy import stats
 
 from paiid.backtest.strategies import StrategyTemplate
-from paiid.data import walk_forward
+from paiid.data import PurgedWalkForward
 from paiid.errors import PaiidError
-from paiid.ml.optimize.objective import annualised, strategy_returns
+from paiid.metrics import sharpe
+from paiid.ml.optimize.objective import strategy_returns
 from paiid.ml.optimize.study import best_trial, load_trials, trial_counts
-from paiid.ml.overfitting import probabilistic_sharpe_ratio, sharpe_ratio
+from paiid.ml.overfitting import probabilistic_sharpe_ratio
 
 #: (name, in-sample end, test start, test end) as bar positions; the in-sample prefix is `bars[:end]`.
 Window = tuple[str, int, int, int]
@@ -28,11 +29,11 @@ Window = tuple[str, int, int, int]
 def windows(n: int, n_splits: int, min_train: int) -> list[Window]:
     """The studies of one run: one per walk-forward window (`wf0`, `wf1`, ...), then `full` on all history.
 
-    `paiid.data.walk_forward` cuts the history into an expanding in-sample window and the
+    `paiid.data.PurgedWalkForward` cuts the history into an expanding in-sample window and the
     out-of-sample window that follows it; a window's study is trained on everything before its test.
     """
-    splits = walk_forward(n, n_splits=n_splits, min_train=min_train)
-    out = [(f"wf{k}", int(s.test[0]), int(s.test[0]), int(s.test[-1]) + 1) for k, s in enumerate(splits)]
+    splits = PurgedWalkForward(n_splits, min_train=min_train).split(range(n))
+    out = [(f"wf{k}", int(test[0]), int(test[0]), int(test[-1]) + 1) for k, (_, test) in enumerate(splits)]
     out.append(("full", n, n, n))
     return out
 
@@ -75,20 +76,20 @@ def score_windows(
                      "bars": test_end - test_start},
             "best_params": params,
             "in_sample_sharpe": float(best.value),
-            "oos_sharpe": {"optimized": annualised(sharpe_ratio(r_opt), bpy),
-                           "default": annualised(sharpe_ratio(r_def), bpy),
-                           "buy_and_hold": annualised(sharpe_ratio(r_bh), bpy)},
+            "oos_sharpe": {"optimized": sharpe(r_opt, bpy, axis=0),
+                           "default": sharpe(r_def, bpy, axis=0),
+                           "buy_and_hold": sharpe(r_bh, bpy, axis=0)},
             "trials": trial_counts(trials),
         })
     r_opt, r_def, r_bh = (np.concatenate(x) for x in (oos_opt, oos_def, oos_bh))
     oos_psr = probabilistic_sharpe_ratio(
-        float(sharpe_ratio(r_opt)), len(r_opt),
+        sharpe(r_opt, axis=0), len(r_opt),
         **_moments(r_opt),
     )
     oos = {
-        "optimized": annualised(sharpe_ratio(r_opt), bpy),
-        "default": annualised(sharpe_ratio(r_def), bpy),
-        "buy_and_hold": annualised(sharpe_ratio(r_bh), bpy),
+        "optimized": sharpe(r_opt, bpy, axis=0),
+        "default": sharpe(r_def, bpy, axis=0),
+        "buy_and_hold": sharpe(r_bh, bpy, axis=0),
     }
     return {
         "windows": report_windows,

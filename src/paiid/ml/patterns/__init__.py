@@ -10,6 +10,7 @@
 - `scan`: chart patterns and candles together, and the scorer's input matrix.
 - `outcomes`: target-before-stop labels and the random-entry baseline.
 - `scorer`: the `pattern_scorer` model (success-rate tables + confidence) and its trainer.
+- `holdout`: `paiid retrain`'s test of the scorer on detections confirmed after a cutoff.
 - `answer`: the detect-patterns JSON; `plot`: the HTML chart; `synthetic` / `evaluate`: the honest report.
 """
 
@@ -18,6 +19,7 @@ from paiid.ml.patterns.candidate import ChartParams
 from paiid.ml.patterns.candles import CANDLE_TYPES
 from paiid.ml.patterns.chart import CHART_TYPES
 from paiid.ml.patterns.detection import Detection
+from paiid.ml.patterns.holdout import holdout_score
 from paiid.ml.patterns.scan import scan
 from paiid.ml.patterns.scorer import PatternScorer, train
 
@@ -28,6 +30,7 @@ __all__ = [
     "ChartParams",
     "Detection",
     "PatternScorer",
+    "holdout_score",
     "patterns_answer",
     "scan",
     "to_timeframe",

@@ -14,6 +14,7 @@ import pandas as pd
 from paiid.data import timeframe_of
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.features import build_features
+from paiid.ml.context import AnswerContext
 from paiid.ml.patterns.detection import Detection
 from paiid.ml.patterns.outcomes import HORIZON
 from paiid.ml.patterns.scan import design_matrix, scan
@@ -95,14 +96,15 @@ def recent_detections(
 
 def patterns_answer(
     model: Any, bars: pd.DataFrame, symbol: str, timeframe: str = "daily", *,
-    recent_bars: int = RECENT_BARS, candle_bars: int = CANDLE_BARS,
+    recent_bars: int = RECENT_BARS, candle_bars: int = CANDLE_BARS, context: AnswerContext | None = None,
 ) -> dict[str, Any]:
     """`{"symbol","as_of","patterns":[...]}` as of the last bar of `bars`.
 
     `patterns` holds recent chart patterns and directional candlesticks, each with the model's
     confidence and the type's historical success rate (beside the random-entry rate with the same
     target/stop distances). Indecision candles (doji and the like) have no trade to score; they are
-    listed under `indecision_candles`.
+    listed under `indecision_candles`. `context`: the shared `AnswerContext` of these bars, whose
+    features serve when the timeframe is the bars' own.
     """
     tf_bars = to_timeframe(bars, timeframe)
     tf = (timeframe or "").strip().lower() if tf_bars is not bars else native_timeframe(bars, timeframe)
@@ -112,7 +114,9 @@ def patterns_answer(
     scored = chart + [d for d in candles if d.direction != 0]
     conf = np.zeros(0)
     if scored:
-        X = design_matrix(scored, build_features(tf_bars))
+        native = tf_bars is bars
+        feats = AnswerContext.of(symbol, bars, context).features if native else build_features(tf_bars)
+        X = design_matrix(scored, feats)
         conf = model.predict_proba(X, [d.type for d in scored], [d.kind for d in scored])
     rows = [_row(d, tf_bars, model, symbol, tf, float(p)) for d, p in zip(scored, conf, strict=True)]
     rows.sort(key=lambda r: (r["kind"] != "chart", r["bars_since_confirmation"], -r["confidence"]))

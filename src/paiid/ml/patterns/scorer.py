@@ -6,7 +6,7 @@ regression that starts from the rule's log-odds (an input feature) and corrects 
 detection's geometry (height, width, asymmetry, breakout strength, target/stop distances in ATRs)
 and its context at the confirmation bar (trend, volatility, volume from `build_features`).
 
-Every score reported for it is walk-forward (`paiid.data.walk_forward`, labels purged by the bar
+Every score reported for it is walk-forward (`paiid.data.PurgedWalkForward`, labels purged by the bar
 their outcome became known) and sits next to two baselines: the base rate and the rule alone.
 Fitted state is numpy arrays, floats, lists and dicts only, so skops can store it without pandas.
 """
@@ -14,15 +14,16 @@ Fitted state is numpy arrays, floats, lists and dicts only, so skops can store i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
-from paiid.data import load_bars, walk_forward
+from paiid.data import PurgedWalkForward, load_bars
+from paiid.data.splits import label_end_rows
 from paiid.errors import NotEnoughHistory
+from paiid.metrics import auc, brier
 from paiid.ml.base import Trained, data_fingerprint
 from paiid.ml.patterns.candidate import ChartParams
 from paiid.ml.patterns.detection import Detection
@@ -39,6 +40,9 @@ def _logit(p: np.ndarray | float) -> np.ndarray:
 
 class PatternScorer:
     """Success-rate tables and the confidence model (scikit-learn conventions; state ends in `_`)."""
+
+    #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
+    STATE_VERSION: ClassVar[int] = 1
 
     def __init__(self, C: float = 0.05, prior_strength: float = 20.0, min_symbol_cases: int = 20):
         self.C = C
@@ -192,14 +196,6 @@ def pooled_dataset(sets: list[DataSet]) -> DataSet:
     return cat.subset(order)
 
 
-def _brier(p: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((p - y) ** 2))
-
-
-def _auc(p: np.ndarray, y: np.ndarray) -> float | None:
-    return float(roc_auc_score(y, p)) if len(set(y.tolist())) == 2 else None
-
-
 def walk_forward_scores(ds: DataSet, *, n_splits: int = 5, **scorer_kw: Any) -> dict[str, Any]:
     """Out-of-sample AUC and Brier of the scorer vs the base rate and the rule alone.
 
@@ -209,12 +205,10 @@ def walk_forward_scores(ds: DataSet, *, n_splits: int = 5, **scorer_kw: Any) -> 
     n = len(ds)
     if n < 50:
         raise NotEnoughHistory("walk-forward scoring of the pattern scorer", 50, n)
-    label_end = np.searchsorted(ds.time, ds.resolved_time, side="right") - 1
-    label_end = np.maximum(label_end, np.arange(n))
-    splits = walk_forward(n, n_splits=n_splits, min_train=n // 3, label_end=label_end)
+    cv = PurgedWalkForward(n_splits, min_train=n // 3, label_end=label_end_rows(ds.time, ds.resolved_time))
     p_ml, p_rule, p_base, ys, chart = [], [], [], [], []
-    for sp in splits:
-        tr, te = ds.subset(sp.train), ds.subset(sp.test)
+    for train, test in cv.split(ds.X):
+        tr, te = ds.subset(train), ds.subset(test)
         if len(tr) < 20:
             continue
         model = PatternScorer(**scorer_kw).fit(tr.X, tr.types, tr.kinds, tr.symbols, tr.y, tr.random_rate)
@@ -231,11 +225,11 @@ def walk_forward_scores(ds: DataSet, *, n_splits: int = 5, **scorer_kw: Any) -> 
         return {
             "n_test": int(mask.sum()),
             "success_rate": float(yy[mask].mean()),
-            "auc": _auc(pm[mask], yy[mask]),
-            "rule_auc": _auc(pr[mask], yy[mask]),
-            "brier": _brier(pm[mask], yy[mask]),
-            "rule_brier": _brier(pr[mask], yy[mask]),
-            "base_rate_brier": _brier(pb[mask], yy[mask]),
+            "auc": auc(yy[mask], pm[mask]),
+            "rule_auc": auc(yy[mask], pr[mask]),
+            "brier": brier(yy[mask], pm[mask]),
+            "rule_brier": brier(yy[mask], pr[mask]),
+            "base_rate_brier": brier(yy[mask], pb[mask]),
         }
 
     return {

@@ -6,12 +6,12 @@
 - `smoothing`: the minimum-duration rule (no flicker).
 - `model`: `RegimeDetector` (fit, forward-filtered probabilities, per-bar history).
 - `validation`: the walk-forward folds and the label scores; `ranking`: which families work per regime.
-- `answer`: the market-regime JSON and the history other areas use; `naive`: the baseline rule.
+- `answer`: the market-regime JSON; `naive`: the baseline rule.
 - `train`: the trainer; `holdout`: `paiid retrain`'s test.
 - `synthetic` / `evaluate`: generated series with known regimes and the honest report.
 """
 
-from paiid.ml.regime.answer import regime_answer, regime_history
+from paiid.ml.regime.answer import regime_answer
 from paiid.ml.regime.holdout import holdout_score
 from paiid.ml.regime.inputs import MIN_BARS
 from paiid.ml.regime.model import RegimeDetector
@@ -26,6 +26,5 @@ __all__ = [
     "holdout_score",
     "naive_regime",
     "regime_answer",
-    "regime_history",
     "train",
 ]

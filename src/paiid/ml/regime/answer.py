@@ -1,29 +1,22 @@
-"""The market-regime answer of the contract (`paiid regime`, `GET /api/ml/market-regime`), and the
-per-bar history other areas use as a feature."""
+"""The market-regime answer of the contract (`paiid regime`, `GET /api/ml/market-regime`)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from paiid.backtest.metrics import bars_per_year
 from paiid.errors import NotEnoughHistory
-from paiid.features import build_features
-from paiid.ml.regime.inputs import MIN_BARS
+from paiid.metrics import bars_per_year
+from paiid.ml.context import AnswerContext
+from paiid.ml.regime.inputs import INPUT_NAMES, MIN_BARS
 from paiid.ml.regime.model import RegimeDetector
 from paiid.ml.regime.naming import REGIMES
 
 #: |volume_trend| below this (about 5 % between the 10- and 50-bar mean volume) is "flat".
 VOLUME_FLAT = 0.05
-
-
-def regime_history(model: RegimeDetector, bars: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per-bar regime and confidence for other areas (the selector's training rows); causal."""
-    return model.history(bars)
 
 
 def _volume_trend_label(value: float) -> str:
@@ -32,17 +25,23 @@ def _volume_trend_label(value: float) -> str:
     return "increasing" if value > 0 else "decreasing"
 
 
-def regime_answer(model: RegimeDetector, bars: pd.DataFrame, symbol: str) -> dict[str, Any]:
-    """The market-regime JSON of the contract, as of the last bar of `bars` (callers cut at `--date`)."""
+def regime_answer(
+    model: RegimeDetector, bars: pd.DataFrame, symbol: str, *, context: AnswerContext | None = None
+) -> dict[str, Any]:
+    """The market-regime JSON of the contract, as of the last bar of `bars` (callers cut at `--date`).
+
+    `context`: the shared `AnswerContext` of these bars, when other answers read them too.
+    """
     check_is_fitted(model, ["means_", "strategy_ranking_"])
     if len(bars) < MIN_BARS:
         raise NotEnoughHistory(f"regime detection for {symbol}", MIN_BARS, len(bars))
-    feats = build_features(bars)
-    hist = model.history(bars, feats)
+    ctx = AnswerContext.of(symbol, bars, context)
+    hist = ctx.regime_history(model)
     regime = hist["regime"][-1]
-    if regime is None:
-        raise NotEnoughHistory(f"regime detection for {symbol}", MIN_BARS, len(bars))
-    last = feats.iloc[-1]
+    if regime is None:  # past the warm-up: an input the data leave undefined (raises, naming it)
+        x = model.inputs(bars, ctx.features)[-1]
+        ctx.require_defined(f"regime detection for {symbol}", INPUT_NAMES, x)
+    last = ctx.features.iloc[-1]
     ann = math.sqrt(bars_per_year(bars.index))
     proba = hist["proba"][-1]
     days = int(hist["days"][-1])

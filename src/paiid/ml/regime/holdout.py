@@ -7,7 +7,6 @@ bar's close, and earn the next bar's return.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -15,9 +14,9 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from paiid.backtest import STRATEGIES
-from paiid.backtest.metrics import bars_per_year
 from paiid.errors import NotEnoughHistory
 from paiid.features import build_features
+from paiid.metrics import bars_per_year, sharpe
 from paiid.ml.regime.inputs import MIN_BARS
 from paiid.ml.regime.model import RegimeDetector
 from paiid.ml.regime.ranking import strategy_returns
@@ -56,12 +55,7 @@ def holdout_score(model: RegimeDetector, bars: dict[str, pd.DataFrame], start: p
     if not chosen:
         raise NotEnoughHistory("scoring the regime model on the holdout (bars after the cutoff)", 1, 0)
     ann = float(np.mean(bpy))
-
-    def sharpe(x: np.ndarray) -> float:
-        sd = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
-        return float(np.mean(x) / sd * math.sqrt(ann)) if sd > 0 else 0.0
-
     ours, base = np.concatenate(chosen), np.concatenate(blended)
-    return {"metric": "holdout_sharpe_following_regime_family", "value": sharpe(ours),
-            "higher_is_better": True, "n": int(len(ours)), "baseline": sharpe(base),
+    return {"metric": "holdout_sharpe_following_regime_family", "value": sharpe(ours, ann, axis=0),
+            "higher_is_better": True, "n": int(len(ours)), "baseline": sharpe(base, ann, axis=0),
             "baseline_is": "all four templates in equal parts, no regime information"}

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from paiid.features import WARMUP, build_features
+from paiid.metrics import bars_per_year_from_spacing
 
 #: Bars needed before the first regime is reported (the feature frame's warm-up plus the bar itself).
 MIN_BARS = WARMUP + 1
@@ -47,19 +48,6 @@ def running_level(x: np.ndarray, prior: float, prior_bars: float) -> np.ndarray:
     return total / count
 
 
-def bars_per_year_from_prefix(index: pd.Index) -> float:
-    """Bars per year from the spacing of the *first* bars (so a later bar never changes it): 252 for
-    daily bars, 252 x 24 h / spacing for intraday ones (a 24-hour market such as FX; for a stock's
-    6.5-hour session this overstates the annualised level, which only shifts the prior of the
-    running level)."""
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
-        return 252.0
-    step = pd.Series(index[:500]).diff().median()
-    if pd.isna(step) or step >= pd.Timedelta(hours=20) or step <= pd.Timedelta(0):
-        return 252.0
-    return 252.0 * pd.Timedelta(hours=24) / step
-
-
 def log_positive(x: np.ndarray) -> np.ndarray:
     """log(x) where x > 0, NaN elsewhere (without numpy's warnings)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -70,7 +58,9 @@ def raw_features(bars: pd.DataFrame, features: pd.DataFrame | None = None) -> np
     """`RAW_FEATURES` per bar (the range annualised), from `features` or computed from `bars`."""
     feats = build_features(bars) if features is None else features
     raw = np.column_stack([feats[c].to_numpy(np.float64) for c in RAW_FEATURES])
-    raw[:, 0] = raw[:, 0] * math.sqrt(bars_per_year_from_prefix(bars.index))
+    # annualised by the spacing of the first bars, so that a later bar never changes an earlier input
+    # (for a stock's 6.5-hour session this overstates the level, which only shifts the running prior)
+    raw[:, 0] = raw[:, 0] * math.sqrt(bars_per_year_from_spacing(bars.index))
     return raw
 
 

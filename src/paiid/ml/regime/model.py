@@ -21,7 +21,7 @@ is what the selector's per-fold refits need (they use the labels only).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,9 @@ class RegimeDetector(BaseEstimator):
     `predict_proba` and `history` take one bar frame and answer for every bar, causally. Fitted state is
     numpy arrays, floats, lists and dicts only, so skops can save it and load it without pickle.
     """
+
+    #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
+    STATE_VERSION: ClassVar[int] = 1
 
     def __init__(
         self,

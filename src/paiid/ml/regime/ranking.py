@@ -9,14 +9,13 @@ best first.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from paiid.backtest import STRATEGIES, run_backtest
-from paiid.backtest.metrics import bars_per_year
+from paiid.metrics import bars_per_year, sharpe_from_sums
 from paiid.ml.regime.naming import REGIMES
 from paiid.ml.regime.validation import Fold
 
@@ -47,15 +46,6 @@ def regime_return_sums(
     return out
 
 
-def sharpe_from_sums(s: float, ss: float, n: int, bpy: float) -> float | None:
-    """Annualised Sharpe from (sum, sum of squares, count); None below `MIN_RETURNS` returns."""
-    if n < MIN_RETURNS:
-        return None
-    mean = s / n
-    var = max(ss / n - mean * mean, 0.0) * n / (n - 1)
-    return float(mean / math.sqrt(var) * math.sqrt(bpy)) if var > 0 else 0.0
-
-
 def family_sharpe(
     folds: Sequence[Fold], series: Sequence[pd.DataFrame], returns: Sequence[Mapping[str, np.ndarray]]
 ) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
@@ -79,8 +69,8 @@ def family_sharpe(
             num, den = 0.0, 0
             for i in acc:  # per symbol, averaged weighted by bar count
                 s, ss, n, bpy = acc[i].get(r, {}).get(sid, [0.0, 0.0, 0.0, 252.0])
-                v = sharpe_from_sums(s, ss, int(n), bpy)
-                if v is not None:
+                if n >= MIN_RETURNS:
+                    v = sharpe_from_sums(s, ss, int(n), bpy)
                     num += v * n
                     den += int(n)
             if den:

@@ -1,7 +1,7 @@
 """Walk-forward validation of the detector on real prices, where no per-bar truth exists.
 
 `walk_forward_folds` is the one cross-validation loop of this area: per split, a copy of the detector
-is fitted on the bars before the test window of every symbol (`paiid.data.walk_forward`, per symbol)
+is fitted on the bars before the test window of every symbol (`paiid.data.PurgedWalkForward`, per symbol)
 and labels that window causally. Both the strategy ranking (`ranking`) and the scores below are
 computed on those test windows only.
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from paiid.data import walk_forward
+from paiid.data import PurgedWalkForward
 from paiid.ml.regime.inputs import MIN_BARS
 from paiid.ml.regime.naive import naive_regime
 from paiid.progress import track
@@ -42,17 +42,22 @@ def walk_forward_folds(detector: Any, series: Sequence[pd.DataFrame], features: 
                        n_splits: int) -> Iterator[Fold]:
     """Per split, `clone(detector)` fitted on every series' bars before its test window, and the
     history it gives each series; series shorter than `MIN_VALIDATION_BARS` take no part."""
-    splits = [walk_forward(len(b), n_splits=n_splits, min_train=max(MIN_VALIDATION_BARS, len(b) // 3))
-              if len(b) >= MIN_VALIDATION_BARS else [] for b in series]
+    def test_windows(b: pd.DataFrame) -> list[np.ndarray]:
+        if len(b) < MIN_VALIDATION_BARS:
+            return []
+        cv = PurgedWalkForward(n_splits, min_train=max(MIN_VALIDATION_BARS, len(b) // 3))
+        return [te for _, te in cv.split(b)]
+
+    tests = [test_windows(b) for b in series]
     for k in track(range(n_splits), "regime: walk-forward"):
-        used = [i for i in range(len(series)) if k < len(splits[i])]
+        used = [i for i in range(len(series)) if k < len(tests[i])]
         if not used:
             continue
-        starts = [int(splits[i][k].test[0]) for i in used]
+        starts = [int(tests[i][k][0]) for i in used]
         det = clone(detector).fit([series[i].iloc[:s] for i, s in zip(used, starts, strict=True)],
                                   features=[features[i].iloc[:s] for i, s in zip(used, starts, strict=True)])
         for i in used:
-            yield Fold(series=i, test=splits[i][k].test, history=det.history(series[i], features[i]))
+            yield Fold(series=i, test=tests[i][k], history=det.history(series[i], features[i]))
 
 
 def label_scores(folds: Sequence[Fold], series: Sequence[pd.DataFrame],

@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from paiid.backtest import bars_per_year
 from paiid.errors import NotEnoughHistory
-from paiid.ml.context import MIN_BARS, SymbolContext, build_context, feature_matrix
-from paiid.ml.regime import regime_answer
+from paiid.metrics import bars_per_year
+from paiid.ml.context import MIN_BARS, AnswerContext, SymbolContext, feature_matrix
 from paiid.ml.selector.explain import describe_feature, past_rank, tercile
 from paiid.ml.selector.model import StrategySelector
 
@@ -42,21 +41,17 @@ def market_conditions(ctx: SymbolContext, regime: str, confidence: float | None)
     }
 
 
-def _served_regime(
-    regime_model: Any, bars: pd.DataFrame, symbol: str, ctx: SymbolContext
-) -> tuple[str, float | None]:
-    """The regime to show: the regime model's answer when there is one, else the rule at the last bar.
+def _served_regime(regime_model: Any, shared: AnswerContext, ctx: SymbolContext) -> tuple[str, float | None]:
+    """The regime to show: the regime model's at the last bar when there is one, else the features'.
 
-    A selector trained on rule-based regimes can meet a regime model that has no answer yet at this bar
-    (its inputs still warming up); the answer then shows the rule's regime, which its features used.
+    The regime model's is what the market-regime answer reports (the same history, read from the shared
+    context). A selector trained on rule-based regimes can meet a regime model that has no answer at
+    this bar (an input undefined there); the answer then shows the rule's regime, which its features used.
     """
     if regime_model is not None:
-        try:
-            ans = regime_answer(regime_model, bars, symbol)
-        except NotEnoughHistory:
-            pass
-        else:
-            return str(ans["current_regime"]), float(ans["confidence"])
+        hist = shared.regime_history(regime_model)
+        if hist["regime"][-1] is not None:
+            return str(hist["regime"][-1]), float(hist["confidence"][-1])
     return str(ctx.regime[-1]), float(ctx.regime_conf[-1])
 
 
@@ -66,27 +61,25 @@ def _finite(v: Any) -> float | None:
 
 
 def recommend_answer(
-    model: StrategySelector, regime_model: Any, bars: pd.DataFrame, symbol: str
+    model: StrategySelector, regime_model: Any, bars: pd.DataFrame, symbol: str, *,
+    context: AnswerContext | None = None,
 ) -> dict[str, Any]:
     """The contract's `recommend-strategy` JSON as of the last bar of `bars`.
 
     Probabilities over all templates sum to 1 and are sorted descending; each entry has the expected
     forward return over `horizon_bars` and a risk score (0-100) from the out-of-sample history, and a
-    reason naming the features that drove it.
+    reason naming the features that drove it. `context`: the shared `AnswerContext` of these bars.
     """
     check_is_fitted(model)
     if len(bars) < MIN_BARS:
         raise NotEnoughHistory(f"a strategy recommendation for {symbol}", MIN_BARS, len(bars))
+    shared = AnswerContext.of(symbol, bars, context)
     used_regime_model = regime_model if model.regime_source == "model" else None
-    ctx = build_context(symbol, bars, used_regime_model, model.templates_)
+    ctx = shared.symbol_context(model.templates_, used_regime_model)
     x = feature_matrix(ctx, model.templates_)[-1]
-    if not np.isfinite(x).all():
-        bad = [n for n, v in zip(model.feature_names_, x, strict=True) if not np.isfinite(v)]
-        raise NotEnoughHistory(
-            f"a strategy recommendation for {symbol} (undefined: {', '.join(bad[:4])})", MIN_BARS, len(bars)
-        )
+    shared.require_defined(f"a strategy recommendation for {symbol}", model.feature_names_, x)
     feat_regime = str(ctx.regime[-1])
-    shown_regime, conf = _served_regime(regime_model, bars, symbol, ctx)
+    shown_regime, conf = _served_regime(regime_model, shared, ctx)
     proba = model.predict_proba(x[None, :])[0]
     exp = model.expectations(x, feat_regime)
     drivers = model.drivers(x)

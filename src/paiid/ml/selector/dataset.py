@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from paiid.data import splits
 from paiid.features import WARMUP
 from paiid.ml.context import (
     HORIZON,
@@ -79,7 +80,8 @@ def forward_scores(
 @dataclass
 class SelectorDataset:
     """The pooled training set, rows sorted by decision date (then symbol) so walk-forward folds are
-    periods of time. Plain numpy arrays; `label_end_rows` is what `walk_forward(label_end=...)` wants."""
+    periods of time. Plain numpy arrays; `label_end_rows` and `embargo_rows()` are what
+    `PurgedWalkForward(label_end=..., embargo=...)` wants."""
 
     X: np.ndarray
     y: np.ndarray
@@ -105,17 +107,13 @@ class SelectorDataset:
 
     @property
     def label_end_rows(self) -> np.ndarray:
-        """For row i, the last row index whose decision date falls inside row i's label window.
-
-        Rows are sorted by date, so a training row i with label_end_rows[i] >= a test window's first
-        row has a label that overlaps the test period and must be purged.
-        """
-        return np.searchsorted(self.t_date, self.end_date, side="right") - 1
+        """For row i, the last row index whose decision date falls inside row i's label window: a
+        training row whose label end reaches a test window's first row overlaps the test period."""
+        return splits.label_end_rows(self.t_date, self.end_date)
 
     def embargo_rows(self) -> int:
-        """Rows spanning H bars of time (H/step decision dates per symbol, all symbols pooled)."""
-        n_sym = max(1, len(np.unique(self.symbol)))
-        return int(np.ceil(self.horizon / self.step)) * n_sym
+        """Rows spanning H bars of time (one decision date per symbol every `step` bars, pooled)."""
+        return splits.embargo_rows(self.horizon, max(1, len(np.unique(self.symbol))), self.step)
 
     @property
     def regime_source(self) -> str:

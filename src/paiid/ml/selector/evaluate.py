@@ -2,8 +2,9 @@
 
 The recipe scored is the served one (`selector_for`), on the symbols the engine passes (the usable daily
 ones), with a regime model fitted on their bars; each fold refits a copy of it on its own past
-(`cross_validate(regime_model=...)`) so this full-history fit never scores itself. `ml` may not import the engine's registry, hence a fresh
-regime fit rather than the served model. The causality check runs on the last symbol.
+(`cross_validate(regime_model=...)`) so this full-history fit never scores itself. `ml` may not import
+the engine's registry, hence a fresh regime fit rather than the served model. The causality check runs
+on the last symbol.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -29,7 +29,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from paiid.data.splits import calibration_splits
+from paiid.data.splits import calibration_cv
 from paiid.errors import BadInput
 from paiid.ml.context import HORIZON, REGIME_FEATURES, REGIMES, TEMPLATES
 from paiid.ml.selector.dataset import STEP, SelectorDataset
@@ -82,6 +82,9 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
     of it is set by `fit`.
     """
 
+    #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
+    STATE_VERSION: ClassVar[int] = 1
+
     def __init__(
         self,
         kind: str = "rf",
@@ -132,10 +135,9 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
         base = _base_estimator(
             self.kind, self.n_estimators, self.min_samples_leaf, self.max_features, self.random_state
         )
-        splits = calibration_splits(len(y), label_end, embargo, self.calib_splits)
-        usable = [(tr, te) for tr, te in splits if len(np.unique(y[tr])) > 1]
-        if usable and self.calibration in ("sigmoid", "isotonic"):
-            self.model_ = CalibratedClassifierCV(base, method=self.calibration, cv=usable, ensemble=True)
+        cv = calibration_cv(len(y), label_end, embargo, self.calib_splits, min_classes=2)
+        if cv.get_n_splits(X, y) and self.calibration in ("sigmoid", "isotonic"):
+            self.model_ = CalibratedClassifierCV(base, method=self.calibration, cv=cv, ensemble=True)
         else:  # too little data to calibrate honestly: the raw (balanced) forest
             self.model_ = base
         self.model_.fit(X, y)

@@ -1,7 +1,7 @@
 """Purged walk-forward validation of the selector, and what following its choices would have earned.
 
 Everything reported here is out of sample. The pooled decision dates (all symbols, sorted by date) are
-cut into expanding walk-forward folds (`paiid.data.walk_forward`): each fold trains only on earlier rows,
+cut into expanding walk-forward folds (`paiid.data.PurgedWalkForward`): each fold trains only on earlier rows,
 drops every training row whose H-bar label window reaches into the test period (purge, via
 `label_end`), and leaves an embargo of H bars' worth of rows before the test block. Beside every score:
 
@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from paiid.backtest import bars_per_year
-from paiid.data import Split, walk_forward
+from paiid.data import PurgedWalkForward
+from paiid.data.splits import label_end_within
+from paiid.metrics import bars_per_year, sharpe
 from paiid.ml.context import REGIME_FEATURES
 from paiid.ml.selector.dataset import SelectorDataset, refit_regime, regime_columns
 from paiid.ml.selector.model import StrategySelector
@@ -43,16 +44,10 @@ PLAUSIBLE_ACCURACY = 0.75
 PLAUSIBLE_LIFT = 0.30
 
 
-def folds(ds: SelectorDataset, n_splits: int = N_SPLITS) -> list[Split]:
-    """The purged, embargoed walk-forward splits over the pooled rows."""
-    n = len(ds)
-    return walk_forward(
-        n,
-        n_splits=n_splits,
-        min_train=max(int(n * MIN_TRAIN_SHARE), 1),
-        embargo=ds.embargo_rows(),
-        label_end=ds.label_end_rows,
-    )
+def folds(ds: SelectorDataset, n_splits: int = N_SPLITS) -> PurgedWalkForward:
+    """The purged, embargoed walk-forward splitter over the pooled rows (`folds(ds).split(ds.X)`)."""
+    return PurgedWalkForward(n_splits, min_train=MIN_TRAIN_SHARE, embargo=ds.embargo_rows(),
+                             label_end=ds.label_end_rows)
 
 
 def cross_validate(
@@ -78,37 +73,36 @@ def cross_validate(
     label_end = ds.label_end_rows
     k = len(ds.templates)
     rows, pred, proba, major, info = [], [], [], [], []
-    splits = folds(ds, n_splits)
-    for f, sp in enumerate(track(splits, "selector walk-forward") if progress else splits):
-        tr = sp.train
+    splits = list(folds(ds, n_splits).split(ds.X))
+    for f, (tr, test) in enumerate(track(splits, "selector walk-forward") if progress else splits):
         X, reg_labels = ds.X, ds.regime
         fold_regime = (
-            refit_regime(regime_model, ds, ds.t_date[sp.test[0]]) if regime_model is not None else None
+            refit_regime(regime_model, ds, ds.t_date[test[0]]) if regime_model is not None else None
         )
         if fold_regime is not None:
             cols, reg_labels = regime_columns(ds, fold_regime)
             X = ds.X.copy()
             X[:, reg_idx] = np.nan_to_num(cols)  # warm-up rows of a short symbol: no regime (zeros)
         # the model's own calibration folds need the label ends relative to its training rows
-        rel_end = np.searchsorted(tr, np.minimum(label_end[tr], tr[-1]), side="right") - 1
-        model = clone(estimator).fit(X[tr], y[tr], label_end=rel_end, embargo=ds.embargo_rows())
-        p = model.predict_proba(X[sp.test])
-        regimes.append(reg_labels[sp.test])
+        model = clone(estimator).fit(X[tr], y[tr], label_end=label_end_within(label_end, tr),
+                                     embargo=ds.embargo_rows())
+        p = model.predict_proba(X[test])
+        regimes.append(reg_labels[test])
         maj = int(np.argmax(np.bincount(y[tr], minlength=k)))
-        rows.append(sp.test)
+        rows.append(test)
         proba.append(p)
         pred.append(np.argmax(p, axis=1))
-        major.append(np.full(len(sp.test), maj))
-        yt = y[sp.test]
+        major.append(np.full(len(test), maj))
+        yt = y[test]
         info.append(
             {
                 "fold": f,
                 "train_rows": int(len(tr)),
-                "test_rows": int(len(sp.test)),
+                "test_rows": int(len(test)),
                 "train_end": str(ds.t_date[tr[-1]])[:10],
-                "test_start": str(ds.t_date[sp.test[0]])[:10],
-                "test_end": str(ds.t_date[sp.test[-1]])[:10],
-                "purged_rows": int(sp.test[0] - len(tr)),
+                "test_start": str(ds.t_date[test[0]])[:10],
+                "test_end": str(ds.t_date[test[-1]])[:10],
+                "purged_rows": int(test[0] - len(tr)),
                 "regime_refit": fold_regime is not None,
                 "top1_accuracy": float(np.mean(pred[-1] == yt)),
                 "majority_baseline": float(np.mean(maj == yt)),
@@ -173,15 +167,6 @@ def asset_returns(ds: SelectorDataset, rows: np.ndarray) -> dict[str, np.ndarray
     return out
 
 
-def sharpe(r: np.ndarray, bars_per_year: float = 252.0) -> float:
-    """Annualised Sharpe ratio (risk-free 0); 0 for a series without variance."""
-    r = np.asarray(r, np.float64)
-    if r.size < 2:
-        return 0.0
-    sd = r.std(ddof=1)
-    return float(r.mean() / sd * np.sqrt(bars_per_year)) if sd > 1e-15 else 0.0
-
-
 def _pooled(per_symbol: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(list(per_symbol.values())) if per_symbol else np.zeros(0)
 
@@ -195,6 +180,7 @@ def trading_scores(
     ds: SelectorDataset, cv: dict[str, Any], *, seed: int = 0, draws: int = RANDOM_DRAWS
 ) -> dict[str, Any]:
     """OOS Sharpe of following the ML choice vs random, best fixed template (hindsight), buy-and-hold."""
+    # every Sharpe here is taken along axis 0 (numpy's mean and std; see `paiid.metrics.sharpe`)
     rows, pred = cv["rows"], cv["pred"]
     bpy = _bars_per_year(ds)
     k = len(ds.templates)
@@ -203,20 +189,20 @@ def trading_scores(
     rand_sh, rand_curves = [], []
     for _ in range(draws):
         rr = selection_returns(ds, rows, rng.integers(0, k, size=rows.size))
-        rand_sh.append(sharpe(_pooled(rr), bpy))
+        rand_sh.append(sharpe(_pooled(rr), bpy, axis=0))
         rand_curves.append(rr)
     fixed = {tid: selection_returns(ds, rows, np.full(rows.size, j)) for j, tid in enumerate(ds.templates)}
-    fixed_sh = {tid: sharpe(_pooled(v), bpy) for tid, v in fixed.items()}
+    fixed_sh = {tid: sharpe(_pooled(v), bpy, axis=0) for tid, v in fixed.items()}
     best = max(fixed_sh, key=lambda t: fixed_sh[t])
     bh = asset_returns(ds, rows)
-    ml_sh = sharpe(_pooled(ml), bpy)
+    ml_sh = sharpe(_pooled(ml), bpy, axis=0)
     rand_arr = np.array(rand_sh)
     return {
         "oos_sharpe": {
             "ml": ml_sh,
             "random": float(rand_arr.mean()),
             "best_fixed": fixed_sh[best],
-            "buy_and_hold": sharpe(_pooled(bh), bpy),
+            "buy_and_hold": sharpe(_pooled(bh), bpy, axis=0),
         },
         "best_fixed_template": best,
         "fixed_sharpe": fixed_sh,
@@ -229,9 +215,9 @@ def trading_scores(
         },
         "per_symbol_sharpe": {
             sym: {
-                "ml": sharpe(ml[sym], bpy),
-                "best_fixed": sharpe(fixed[best][sym], bpy),
-                "buy_and_hold": sharpe(bh[sym], bpy),
+                "ml": sharpe(ml[sym], bpy, axis=0),
+                "best_fixed": sharpe(fixed[best][sym], bpy, axis=0),
+                "buy_and_hold": sharpe(bh[sym], bpy, axis=0),
             }
             for sym in ml
         },

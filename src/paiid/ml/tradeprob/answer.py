@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from paiid.backtest import get_strategy
 from paiid.errors import BadInput, NotEnoughHistory
-from paiid.ml.context import MIN_BARS, build_context
+from paiid.ml.context import MIN_BARS, AnswerContext
 from paiid.ml.tradeprob.features import ENTRY_FEATURES, event_features
 from paiid.ml.tradeprob.model import TradeProbModel
 
@@ -26,13 +26,14 @@ def parse_side(side: Any) -> int:
 
 
 def trade_answer(
-    model: TradeProbModel, bars: pd.DataFrame, symbol: str, strategy_id: str, side: str | None = None
+    model: TradeProbModel, bars: pd.DataFrame, symbol: str, strategy_id: str, side: str | None = None, *,
+    context: AnswerContext | None = None,
 ) -> dict[str, Any]:
     """`predict-trade` JSON: P(win) of entering `side` with `strategy_id` at the next open after the last
     bar of `bars`, with the barriers, horizon, base rate and an expected return (before costs).
 
     Without `side` the template's own position at the last bar gives it (meta-labeling proper); a flat
-    template then is a BadInput asking for a side.
+    template then is a BadInput asking for a side. `context`: the shared `AnswerContext` of these bars.
     """
     check_is_fitted(model)
     tpl_id = get_strategy(strategy_id).id  # BadInput naming the valid ids
@@ -44,7 +45,8 @@ def trade_answer(
         )
     if len(bars) < MIN_BARS:
         raise NotEnoughHistory(f"a trade prediction for {symbol}", MIN_BARS, len(bars))
-    ctx = build_context(symbol, bars, None, templates)
+    shared = AnswerContext.of(symbol, bars, context)
+    ctx = shared.symbol_context(templates)  # the rule regime, as the model was trained (`trainer`)
     if s == 0:
         s = int(np.sign(ctx.signals[tpl_id][-1]))
         if s == 0:
@@ -65,10 +67,7 @@ def trade_answer(
         stop_atr=float(model.stop_atr),
         entry=ENTRY_FEATURES[0] in model.feature_names_,
     )
-    if not np.isfinite(x).all():
-        raise NotEnoughHistory(
-            f"a trade prediction for {symbol} (features undefined at the last bar)", MIN_BARS, len(bars)
-        )
+    shared.require_defined(f"a trade prediction for {symbol}", model.feature_names_, x[0])
     p = float(model.predict_proba(x)[0, 1])
     w = float(model.blend_weight_)
     raw = float(model.forest_proba(x)[0])

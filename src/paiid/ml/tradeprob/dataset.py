@@ -2,7 +2,7 @@
 
 Rows are pooled over symbols and sorted by decision date, so that walk-forward folds train on the past.
 Each event's label ends at the bar it hit a barrier (`t1`); `label_end_rows` and `embargo_rows` turn that
-into the purging every fold applies (`walk_forward(label_end=...)`).
+into the purging every fold applies (`PurgedWalkForward(label_end=..., embargo=...)`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from paiid.data import splits
 from paiid.errors import NotEnoughHistory
 from paiid.features import WARMUP
 from paiid.ml.context import TEMPLATES, SymbolContext, build_context
@@ -47,14 +48,14 @@ class TradeDataset:
     @property
     def label_end_rows(self) -> np.ndarray:
         """Row index of the last event decided on or before each event's exit date (for purging)."""
-        return np.searchsorted(self.t_date, self.t1_date, side="right") - 1
+        return splits.label_end_rows(self.t_date, self.t1_date)
 
     def embargo_rows(self) -> int:
         """About H bars' worth of events (events per bar x H), pooled over symbols."""
         if len(self) < 2:
             return 0
         span = sum(c.n for c in self.contexts.values()) or 1
-        return int(np.ceil(len(self) / span * self.horizon * max(1, len(self.contexts))))
+        return splits.embargo_rows(self.horizon, len(self) * max(1, len(self.contexts)), span)
 
 
 def build_trade_dataset(

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import brier_score_loss
 
 from paiid.errors import ModelError, NotEnoughHistory
+from paiid.metrics import brier
 from paiid.ml.context import load_symbols
 from paiid.ml.tradeprob.dataset import build_trade_dataset
 from paiid.ml.tradeprob.model import TradeProbModel, model_for
@@ -17,7 +17,7 @@ from paiid.ml.tradeprob.validation import cross_validate, summarize
 
 
 def evaluate(seed: int = 0, *, symbols: list[str], n_estimators: int = 300) -> dict[str, Any]:
-    """The trade-probability part of `paiid evaluate` on `symbols` (the engine passes the usable daily ones)."""
+    """The trade-probability part of `paiid evaluate` on `symbols` (the usable daily ones)."""
     ds = build_trade_dataset(load_symbols(symbols))
 
     def make() -> TradeProbModel:
@@ -51,7 +51,7 @@ def holdout_score(
     y = ds.y[test].astype(float)
     prior = ds.y[~test]
     base_rate = float(prior.mean()) if len(prior) else 0.5
-    return {"metric": "brier", "value": float(brier_score_loss(y, model.predict_proba(ds.X[test])[:, 1])),
+    return {"metric": "brier", "value": brier(y, model.predict_proba(ds.X[test])[:, 1]),
             "higher_is_better": False, "n": int(test.sum()),
-            "baseline": float(brier_score_loss(y, np.full(len(y), base_rate))),
+            "baseline": brier(y, np.full(len(y), base_rate)),
             "baseline_is": "the success rate before the holdout, predicted for every case"}

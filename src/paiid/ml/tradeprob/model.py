@@ -8,7 +8,7 @@ forest was, Brier 0.2526 vs 0.2504).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -16,7 +16,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from paiid.data.splits import calibration_splits
+from paiid.data.splits import calibration_cv
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.ml.context import TEMPLATES
 from paiid.ml.tradeprob.dataset import TradeDataset
@@ -71,6 +71,9 @@ class TradeProbModel(ClassifierMixin, BaseEstimator):
     the served model carries the evidence for its own probabilities. Everything learned is set in
     `fit`, anew on every call.
     """
+
+    #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
+    STATE_VERSION: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -132,16 +135,13 @@ class TradeProbModel(ClassifierMixin, BaseEstimator):
         self.feature_names_ = list(self.feature_names or [f"x{i}" for i in range(X.shape[1])])
         self.classes_ = np.array([0, 1])
         self.base_rate_ = float(y.mean())
-        splits = [
-            (tr, te)
-            for tr, te in calibration_splits(len(y), label_end, embargo, self.calib_splits)
-            if len(np.unique(y[tr])) == 2
-        ]
-        if self.calibration == "sigmoid":
-            splits = [(tr, te) for tr, te in splits if len(np.unique(y[te])) == 2]
+        sigmoid = self.calibration == "sigmoid"  # a sigmoid needs both outcomes to calibrate on too
+        cv = calibration_cv(len(y), label_end, embargo, self.calib_splits, min_classes=2,
+                            min_test_classes=2 if sigmoid else 1)
+        if sigmoid:
             self.model_ = (
-                CalibratedClassifierCV(self._forest(), method="sigmoid", cv=splits, ensemble=True)
-                if splits
+                CalibratedClassifierCV(self._forest(), method="sigmoid", cv=cv, ensemble=True)
+                if cv.get_n_splits(X, y)
                 else self._forest()
             )
             self.model_.fit(X, y)
@@ -150,7 +150,7 @@ class TradeProbModel(ClassifierMixin, BaseEstimator):
         else:
             # out-of-sample forest probabilities on the inner folds -> the shrinkage weight
             p_in, b_in, y_in = [], [], []
-            for tr, te in splits:
+            for tr, te in cv.split(X, y):
                 inner = self._forest().fit(X[tr], y[tr])
                 p_in.append(inner.predict_proba(X[te])[:, 1])
                 b_in.append(np.full(len(te), y[tr].mean()))

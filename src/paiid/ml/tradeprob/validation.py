@@ -29,10 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
-from sklearn.metrics import brier_score_loss, mean_squared_error, roc_auc_score
 
-from paiid.data import walk_forward
+from paiid.data import PurgedWalkForward
+from paiid.data.splits import label_end_within
+from paiid.metrics import auc, brier, calibration_bins, column_auc, column_brier
 from paiid.ml.tradeprob.dataset import TradeDataset
 from paiid.ml.tradeprob.labels import PROFIT_ATR, STOP_ATR
 from paiid.progress import track
@@ -41,22 +41,6 @@ N_SPLITS = 5
 MIN_TRAIN_SHARE = 1 / 3
 #: Bootstrap resamples for the confidence intervals.
 N_BOOT = 1000
-
-
-def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
-    """ROC AUC, or None when only one class is present (no ranking to score)."""
-    return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
-
-
-def _column_auc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """ROC AUC of every column (each with both classes) at once: the Mann-Whitney U of the positives'
-    ranks (ties averaged), which is what `roc_auc_score` computes. Why not call that: it spends ~3 ms a
-    call checking its input, and a bootstrap calls it 2000 times (seconds added to every training)."""
-    pos = y == 1
-    n1 = pos.sum(axis=0)
-    n0 = len(y) - n1
-    ranks = rankdata(p, axis=0)
-    return (np.where(pos, ranks, 0.0).sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
 def bootstrap_ci(
@@ -96,11 +80,10 @@ def bootstrap_ci(
     idx = ((starts[:, :, None] + np.arange(block)) % n).reshape(n_boot, -1)[:, :n].T
     yb = y[idx]
     both = yb.min(axis=0) != yb.max(axis=0)  # AUC needs both classes in the resample
-    aucs, aucs_raw = _column_auc(yb[:, both], p[idx][:, both]), _column_auc(yb[:, both], raw[idx][:, both])
-    # the Brier score is the mean squared error of the probabilities; brier_score_loss takes one column
-    den = mean_squared_error(yb, base[idx], multioutput="raw_values")
+    aucs, aucs_raw = column_auc(yb[:, both], p[idx][:, both]), column_auc(yb[:, both], raw[idx][:, both])
+    den = column_brier(yb, base[idx])
     pos = den > 0
-    bss = 1.0 - mean_squared_error(yb[:, pos], p[idx][:, pos], multioutput="raw_values") / den[pos]
+    bss = 1.0 - column_brier(yb[:, pos], p[idx][:, pos]) / den[pos]
 
     def ci(v: np.ndarray) -> list[float] | None:
         return [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] if len(v) else None
@@ -133,40 +116,32 @@ def walk_forward_oos(
     (`test_rows`); `summarize` turns them into dates.
     """
     y = np.asarray(y)
-    n = len(y)
-    splits = walk_forward(
-        n,
-        n_splits=n_splits,
-        min_train=max(int(n * MIN_TRAIN_SHARE), 1),
-        embargo=embargo,
-        label_end=label_end,
-    )
+    cv = PurgedWalkForward(n_splits, min_train=MIN_TRAIN_SHARE, embargo=embargo, label_end=label_end)
+    splits = list(cv.split(X))
     rows, proba, raw, base, info = [], [], [], [], []
-    for f, sp in enumerate(track(splits, "trade-probability walk-forward") if progress else splits):
-        tr = sp.train
-        rel_end = None
-        if label_end is not None:  # label ends renumbered as rows of this fold's training set
-            rel_end = np.searchsorted(tr, np.minimum(label_end[tr], tr[-1]), side="right") - 1
+    for f, (tr, test) in enumerate(track(splits, "trade-probability walk-forward") if progress else splits):
+        # label ends renumbered as rows of this fold's training set
+        rel_end = None if label_end is None else label_end_within(label_end, tr)
         model = make().fit(
             X[tr], y[tr], label_end=rel_end, embargo=embargo, ret_atr=None if ret_atr is None else ret_atr[tr]
         )
-        p = model.predict_proba(X[sp.test])[:, 1]
-        raw.append(model.forest_proba(X[sp.test]))
+        p = model.predict_proba(X[test])[:, 1]
+        raw.append(model.forest_proba(X[test]))
         rate = float(y[tr].mean())
-        rows.append(sp.test)
+        rows.append(test)
         proba.append(p)
-        base.append(np.full(len(sp.test), rate))
-        yt = y[sp.test]
+        base.append(np.full(len(test), rate))
+        yt = y[test]
         info.append(
             {
                 "fold": f,
                 "train_events": int(len(tr)),
-                "test_events": int(len(sp.test)),
-                "test_rows": [int(sp.test[0]), int(sp.test[-1])],
-                "brier": float(brier_score_loss(yt, p)),
-                "baseline_brier": float(brier_score_loss(yt, np.full(len(yt), rate))),
-                "auc": _auc(yt, p),
-                "auc_model": _auc(yt, raw[-1]),
+                "test_events": int(len(test)),
+                "test_rows": [int(test[0]), int(test[-1])],
+                "brier": brier(yt, p),
+                "baseline_brier": brier(yt, np.full(len(yt), rate)),
+                "auc": auc(yt, p),
+                "auc_model": auc(yt, raw[-1]),
                 "blend_weight": float(model.blend_weight_),
             }
         )
@@ -205,14 +180,13 @@ def oos_scores(cv: dict[str, Any]) -> dict[str, Any]:
     """The headline scores of a `walk_forward_oos` result: Brier vs its baseline, AUCs, base rate."""
     rows, p, base, raw = cv["rows"], cv["proba"], cv["base"], cv["raw"]
     y = cv["y"][rows]
-    brier = float(brier_score_loss(y, p))
-    baseline = float(brier_score_loss(y, base))
+    score, baseline = brier(y, p), brier(y, base)
     return {
-        "brier": brier,
+        "brier": score,
         "baseline_brier": baseline,
-        "brier_skill": 1.0 - brier / baseline if baseline > 0 else None,
-        "auc": _auc(y, p),
-        "auc_model": _auc(y, raw),
+        "brier_skill": 1.0 - score / baseline if baseline > 0 else None,
+        "auc": auc(y, p),
+        "auc_model": auc(y, raw),
         "base_rate": float(y.mean()),
         "n_test": int(len(rows)),
     }
@@ -225,16 +199,9 @@ def summarize(ds: TradeDataset, cv: dict[str, Any], *, seed: int = 0) -> dict[st
     ret = ds.ret[rows]
     take = p > base
     # reliability: observed win rate per probability quintile bucket
-    edges = np.quantile(p, np.linspace(0, 1, 6))
-    bucket = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, 4)
     reliability = [
-        {
-            "mean_probability": float(p[bucket == b].mean()),
-            "observed_win_rate": float(y[bucket == b].mean()),
-            "events": int((bucket == b).sum()),
-        }
-        for b in range(5)
-        if (bucket == b).any()
+        {"mean_probability": b.mean_predicted, "observed_win_rate": b.observed, "events": b.n}
+        for b in calibration_bins(y, p, np.quantile(p, np.linspace(0, 1, 6)))
     ]
     sc = oos_scores(cv)
     order = np.argsort(rows, kind="stable")  # time order (rows are sorted by decision date)
