@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = paiid(home, "data", "import", str(csv), "--symbol", "SHORT", "--json")
     assert out.returncode == 0, out.stderr
     return home
+
+
+@pytest.fixture(autouse=True)
+def trains_nothing(home: Path) -> Iterator[None]:
+    """After each test, whichever ran before it: its bad requests registered no model in the home."""
+    yield
+    assert not list((home / "models").glob("*/v*.json")), "a bad request trained or registered a model"
 
 
 def _argv(command: str, symbol: str, date: str | None = None) -> list[str]:
@@ -141,7 +149,3 @@ def test_usage_errors_are_one_line(home: Path, args: tuple[str, ...], needles: t
     """Mistakes typer/click catch (missing option, bad value, unknown command) follow the same contract."""
     _check_exit_2(paiid(home, *args), *needles)
 
-
-def test_bad_input_never_trains_or_registers_a_model(home: Path) -> None:
-    """Runs last in this module: after every bad request above, the home still has no model."""
-    assert not list((home / "models").glob("*/v*.json"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from paiid.bench.api import linked_home, shared_test_home
+from paiid.bench.api import linked_home
 
 PAIID = str(Path(sys.executable).with_name("paiid"))
 
@@ -34,8 +34,8 @@ def test_bad_options_exit_2_before_anything_is_trained(
 
 
 def test_selector_part_writes_the_equity_plot(
-        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
-    home = linked_home(shared_test_home(tmp_path_factory.getbasetemp()), tmp_path / "home")
+        trained: Path, tmp_path: Path) -> None:
+    home = linked_home(trained, tmp_path / "home")
     plot = tmp_path / "curves.html"
     out = paiid(home, "evaluate", "--part", "selector", "--plot", str(plot), "--json")
     assert out.returncode == 0, out.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paiid.bench.api import linked_home, shared_test_home
+from paiid.bench.api import linked_home
 from paiid.data import load_bars
 from paiid.ml.patterns.answer import RECENT_BARS
 from paiid.ml.patterns.scan import scan
@@ -39,10 +39,10 @@ def test_unknown_symbol_and_too_little_history_exit_2_with_one_line(paiid_home: 
 
 @pytest.mark.slow
 def test_patterns_as_of_a_date_match_the_full_scan_and_plot(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+    trained: Path, tmp_path: Path,
 ) -> None:
     # The first command in an empty home trains every default model; share the session's trained home.
-    home = linked_home(shared_test_home(tmp_path_factory.getbasetemp()), tmp_path / "home")
+    home = linked_home(trained, tmp_path / "home")
     bars = load_bars("SPX")
     chart = [d for d in scan(bars).detections if d.kind == "chart"]
     d = chart[len(chart) // 2]

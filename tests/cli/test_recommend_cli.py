@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from paiid.backtest import STRATEGIES
-from paiid.bench.api import linked_home, shared_test_home
+from paiid.bench.api import linked_home
 
 PAIID = str(Path(sys.executable).with_name("paiid"))
 
@@ -48,9 +49,9 @@ def test_bad_input_exits_2_with_one_line_and_trains_nothing(
 
 @pytest.mark.slow
 def test_recommend_and_predict_trade_json_as_of_a_date(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+    trained: Path, tmp_path: Path
 ) -> None:
-    home = linked_home(shared_test_home(tmp_path_factory.getbasetemp()), tmp_path / "home")
+    home = linked_home(trained, tmp_path / "home")
     out = paiid(home, "recommend", "spx", "--date", "2008-10-15", "--json")
     assert out.returncode == 0, out.stderr
     rec = json.loads(out.stdout)
@@ -83,3 +84,22 @@ def test_recommend_and_predict_trade_json_as_of_a_date(
 
     human = paiid(home, "recommend", "GOOG")
     assert human.returncode == 0 and "GOOG" in human.stdout and "probability" in human.stdout
+
+
+@pytest.mark.slow
+def test_flat_history_is_refused_naming_the_undefined_features(trained: Path, tmp_path: Path) -> None:
+    """400 bars of a price that never moves: enough history, but vol_ratio (20- over 60-bar volatility)
+    has no value. Both answers say so instead of asking for more than the 400 bars there are."""
+    home = linked_home(trained, tmp_path / "home")
+    dates = pd.bdate_range("2020-01-01", periods=400, name="date")
+    pd.DataFrame({"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1000},
+                 index=dates).to_csv(tmp_path / "flat.csv")
+    assert paiid(home, "data", "import", str(tmp_path / "flat.csv"), "--symbol", "FLAT").returncode == 0
+    trade = ("predict-trade", "FLAT", "--strategy", "momentum-macd", "--side", "long")
+    for what, cmd in [("a strategy recommendation", ("recommend", "FLAT")), ("a trade prediction", trade)]:
+        out = paiid(home, *cmd, "--json")
+        assert out.returncode == 2 and out.stdout == "", out.stderr
+        lines = out.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {what} for FLAT: FLAT has 400 bars, but ")
+        assert "vol_ratio" in lines[0] and f"undefined at the last bar ({dates[-1].date()})" in lines[0]
+        assert "needs at least" not in lines[0]

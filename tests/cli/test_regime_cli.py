@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from paiid.bench.api import linked_home, shared_test_home
+from paiid.bench.api import linked_home
 
 PAIID = str(Path(sys.executable).with_name("paiid"))
 
@@ -36,8 +37,7 @@ def test_bad_input_exits_2_before_any_model_is_trained(
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    trained = shared_test_home(tmp_path_factory.getbasetemp())
+def home(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return linked_home(trained, tmp_path_factory.mktemp("regime-cli"))
 
 
@@ -68,3 +68,19 @@ def test_human_output(home: Path) -> None:
     out = paiid(home, "regime", "SPX")
     assert out.returncode == 0, out.stderr
     assert "SPX" in out.stdout and "confidence" in out.stdout
+
+
+@pytest.mark.slow
+def test_flat_history_is_refused_naming_the_undefined_features(trained: Path, tmp_path: Path) -> None:
+    """400 bars of a price that never moves: enough history, but the volatility-scaled inputs have no
+    value. The error says so (it used to say "needs at least 201 bars ..., but only 400 are available")."""
+    home = linked_home(trained, tmp_path / "home")
+    dates = pd.bdate_range("2020-01-01", periods=400, name="date")
+    pd.DataFrame({"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1000},
+                 index=dates).to_csv(tmp_path / "flat.csv")
+    assert paiid(home, "data", "import", str(tmp_path / "flat.csv"), "--symbol", "FLAT").returncode == 0
+    out = paiid(home, "regime", "FLAT", "--json")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("error: regime detection for FLAT: FLAT has 400 bars, but features ")
+    assert f"undefined at the last bar ({dates[-1].date()})" in out.stderr and "ret_20_snr" in out.stderr
+    assert "needs at least" not in out.stderr and out.stderr.count("\n") == 1

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
+import pandas as pd
 
-from paiid.bench.api import linked_home, serve, shared_test_home
+from paiid.bench.api import linked_home, serve
 from paiid.engine.tracking import ab_group
 
 PAIID = str(Path(sys.executable).with_name("paiid"))
@@ -41,11 +41,6 @@ def rows(home: Path) -> list[tuple]:
 def served_versions(home: Path) -> dict[str, int]:
     out = json.loads(paiid(home, "models", "list", "--json").stdout)
     return {m["name"]: m["promoted"] for m in out["models"]}
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_test_home(tmp_path_factory.getbasetemp())
 
 
 def test_cli_answers_are_logged_and_then_scored(trained: Path, tmp_path: Path) -> None:
@@ -98,3 +93,30 @@ def test_api_answers_are_logged_with_the_users_group(trained: Path, tmp_path: Pa
         ("pattern", "carol", ab_group("carol")),
     ]
     assert logged[0][2].startswith(ok[0].json()["as_of"][:10]) and logged[1][2].startswith(DATE)
+
+
+def test_flat_history_is_a_422_naming_the_undefined_features(trained: Path, tmp_path: Path) -> None:
+    """400 imported bars of a price that never moves: every model answer is a 422 that names the
+    features without a value at the last bar (not "needs at least 261 bars, but only 400 are
+    available"), and nothing is logged as served."""
+    home = linked_home(trained, tmp_path / "home")
+    dates = pd.bdate_range("2020-01-01", periods=400, name="date")
+    pd.DataFrame({"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1000},
+                 index=dates).to_csv(tmp_path / "flat.csv")
+    assert paiid(home, "data", "import", str(tmp_path / "flat.csv"), "--symbol", "FLAT").returncode == 0
+    with serve(home) as srv, httpx.Client(base_url=srv.url, timeout=300) as client:
+        flat = {"symbol": "FLAT"}
+        answers = [
+            ("regime detection", client.get("/api/ml/market-regime", params=flat)),
+            ("a strategy recommendation", client.get("/api/ml/recommend-strategy", params=flat)),
+            ("a trade prediction", client.post("/api/ml/predict-trade", json={
+                **flat, "strategy_id": "momentum-macd", "side": "long"})),
+            # the combined answer reports the first model that cannot answer: the regime
+            ("regime detection", client.get("/api/ai/recommendations", params=flat)),
+        ]
+    for what, r in answers:
+        assert r.status_code == 422, r.text
+        detail = r.json()["detail"]
+        assert detail.startswith(f"{what} for FLAT: FLAT has 400 bars, but "), detail
+        assert f"undefined at the last bar ({dates[-1].date()})" in detail and "needs at least" not in detail
+    assert rows(home) == []

@@ -12,7 +12,7 @@ import pytest
 
 from paiid.backtest import STRATEGIES, run_backtest
 from paiid.bench.optimize import synthetic_symbol, synthetic_universe
-from paiid.data import walk_forward
+from paiid.data import chronological_split
 from paiid.engine import executor
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.ml.optimize import optimize
@@ -48,11 +48,11 @@ def test_serial_runs_in_this_process_so_closures_work():
 def test_worker_errors_arrive_with_their_type_and_fields():
     # NotEnoughHistory's __init__ takes (what, needed, available), not its message: it must still
     # come back as itself so the CLI can map it to exit code 2.
-    fn = functools.partial(walk_forward, n_splits=5)
+    fn = functools.partial(chronological_split, purge=5)
     with pytest.raises(NotEnoughHistory) as info:
         executor.map(fn, [500, 3, 600, 700], workers=2)
     assert info.value.available == 3 and info.value.exit_code == 2
-    assert "in walk_forward" in str(info.value.__cause__)  # the worker's traceback comes along
+    assert "in chronological_split" in str(info.value.__cause__)  # the worker's traceback comes along
     with pytest.raises(ZeroDivisionError):
         executor.map(functools.partial(operator.truediv, 1), [1, 0, 2], workers=2)
 
@@ -128,7 +128,7 @@ def test_dask_cluster_gives_identical_results_to_the_local_run(universe, monkeyp
         monkeypatch.setenv("PAIID_DASK_SCHEDULER", address)
         assert executor.map(math.sqrt, [9, 4, 1]) == [3.0, 2.0, 1.0]
         with pytest.raises(NotEnoughHistory):
-            executor.map(functools.partial(walk_forward, n_splits=5), [500, 3])
+            executor.map(functools.partial(chronological_split, purge=5), [500, 3])
         # Both workers took part (the work was really distributed).
         client = distributed.Client(address, set_as_default=False)
         try:

@@ -23,18 +23,13 @@ import httpx
 import pytest
 import skops.io as sio
 
-from paiid.bench.api import paiid_command, serve, shared_test_home
+from paiid.bench.api import paiid_command, serve
 from paiid.engine import registry, service
 from paiid.errors import ModelError
 
 pytestmark = pytest.mark.slow
 
 RUNSTRING = "numpy.testing._private.utils.runstring"
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_test_home(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ Models are real (trained once per session on SPX by `paiid train`, shared read-o
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import shutil
 import sqlite3
 from collections import Counter
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from paiid.bench.api import linked_home, shared_test_home
+from paiid.bench.api import linked_home
 from paiid.data import load_bars
 from paiid.engine import orchestrator as orch
 from paiid.errors import BadInput, NotEnoughHistory, UnknownSymbol
@@ -21,11 +23,6 @@ from paiid.errors import BadInput, NotEnoughHistory, UnknownSymbol
 pytestmark = pytest.mark.slow
 
 REGIMES = {"trending_bullish", "trending_bearish", "ranging", "high_volatility"}
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_test_home(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
@@ -94,6 +91,27 @@ def test_answer_as_of_a_date_uses_only_bars_up_to_it(home: Path) -> None:
     core = orch.compute("SPX", cut, models)
     assert core["regime"] == a["regime"] and core["patterns"] == a["patterns"]
     assert core["strategies"] == [{k: v for k, v in s.items() if k != "rank"} for s in a["strategies"]]
+
+
+def test_a_cold_answer_computes_the_symbols_context_once(home: Path) -> None:
+    """Four models answer, but the features, each template's full-history backtest and the regime
+    history are computed once (counted by the profiler, nothing replaced): before one context was
+    shared, a cold answer built the features 6 times, ran the regime history 3 times and the backtests
+    once for the selector and again for each priced trade."""
+    from paiid.backtest import STRATEGIES
+
+    orch.served_models()  # loading the models is not part of the answer
+    profile = cProfile.Profile()
+    profile.enable()
+    answer = orch.recommendations("SPX", date="2015-06-01", log_prediction=False)
+    profile.disable()
+    assert answer["cached"] is False
+    calls: Counter[str] = Counter()
+    for (path, _, func), (_, n, *_) in pstats.Stats(profile).stats.items():
+        calls["/".join(Path(path).parts[-2:]) + ":" + func] += n
+    assert calls["features/frame.py:build_features"] == 1
+    assert calls["regime/model.py:history"] == 1
+    assert calls["backtest/engine.py:run_backtest"] == len(STRATEGIES)
 
 
 def test_repeat_is_served_from_cache_and_a_new_model_version_invalidates(home: Path, trained: Path) -> None:

@@ -2,7 +2,8 @@
 
 Tampering tests flip bytes, truncate, swap in a pickle and forge a skops file with an untrusted
 type (with a matching sha256, so only the type allowlist stands in the way): each is refused with a
-`ModelError`, serving falls back to the previous good version, and nothing else is lost.
+`ModelError`, serving falls back to the previous good version, and nothing else is lost. So is a file
+whose state version (written beside it at save) is not the current class's.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import pickle
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import skops.io as sio
-from sklearn.linear_model import LogisticRegression
+from tiny_trainers import TinyModel
 
 from paiid import config
 from paiid.engine import registry
@@ -26,16 +28,16 @@ from paiid.errors import BadInput, ModelError
 
 @pytest.fixture(autouse=True)
 def logistic_models(monkeypatch):
-    """These tests store LogisticRegressions under the real names: make that each name's class."""
+    """These tests store tiny logistic regressions under the real names: make that each name's class."""
     for name in ("regime", "selector", "tradeprob", "pattern_scorer"):
-        monkeypatch.setitem(registry.MODEL_CLASSES, name, LogisticRegression)
+        monkeypatch.setitem(registry.MODEL_CLASSES, name, TinyModel)
 
 
-def _fit(seed: int) -> LogisticRegression:
+def _fit(seed: int) -> TinyModel:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(40, 3))
     y = (X[:, 0] + 0.1 * rng.normal(size=40) > 0).astype(int)
-    return LogisticRegression().fit(X, y)
+    return TinyModel().fit(X, y)
 
 
 META = {"features": ["a", "b", "c"], "params": {"C": 1.0}, "scores": {"auc": 0.9, "baseline_auc": 0.5},
@@ -52,10 +54,11 @@ def test_save_load_roundtrip_and_metadata():
     side = json.loads((d / "v1.json").read_text())
     keys = ("name", "version", "created_at", "code_version", "data", "features", "params", "scores", "sha256")
     assert all(k in side for k in keys)
+    assert side["state"] == {"class": "tiny_trainers.TinyModel", "version": 1}
     assert side["code_version"]["paiid"]
     assert side["created_at"].endswith("+00:00")
     loaded, linfo = registry.load("regime")
-    assert type(loaded) is LogisticRegression
+    assert type(loaded) is TinyModel
     np.testing.assert_array_equal(loaded.predict_proba(X_PROBE), model.predict_proba(X_PROBE))
     assert linfo.version == 1 and linfo.scores["auc"] == 0.9
     # no temp files left behind
@@ -181,7 +184,7 @@ def test_save_refuses_untrusted_types():
         registry.save("regime", holding_evil, META)
     with pytest.raises(ModelError, match="regime"):
         registry.save("regime", holding_frame, META)
-    with pytest.raises(ModelError, match="must be a .*LogisticRegression, not a builtins.dict"):
+    with pytest.raises(ModelError, match="must be a .*TinyModel, not a builtins.dict"):
         registry.save("regime", {"coef": [1.0]}, META)
     assert not registry.has_model("regime")
     assert not [p for p in (config.models_dir() / "regime").glob("*") if p.suffix in (".skops", ".json")]
@@ -226,12 +229,12 @@ def test_concurrent_saves_get_distinct_versions():
             errors.append(exc)
 
     code = (
-        "import numpy as np; from sklearn.linear_model import LogisticRegression; "
-        "from paiid.engine import registry\n"
-        "registry.MODEL_CLASSES['selector'] = LogisticRegression\n"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import numpy as np; from tiny_trainers import TinyModel; from paiid.engine import registry\n"
+        "registry.MODEL_CLASSES['selector'] = TinyModel\n"
         "for i in range(3):\n"
         "    X = np.random.default_rng(i).normal(size=(20, 2)); y = (X[:, 0] > 0).astype(int)\n"
-        "    registry.save('selector', LogisticRegression().fit(X, y), {})\n"
+        "    registry.save('selector', TinyModel().fit(X, y), {})\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
     threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
@@ -244,3 +247,46 @@ def test_concurrent_saves_get_distinct_versions():
     assert registry.versions("selector") == list(range(1, 8))
     for v in range(1, 8):
         registry.load("selector", v)
+
+
+def _restamp(name: str, version: int, state: dict | None) -> None:
+    """Rewrite the state stamp of a sidecar as older code would have left it (None: no stamp at all)."""
+    side = config.models_dir() / name / f"v{version}.json"
+    doc = json.loads(side.read_text())
+    doc.pop("state")
+    if state is not None:
+        doc["state"] = state
+    doc["code_version"] = {"paiid": "0.0.1", "git_commit": None}
+    side.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize(("state", "problem"), [
+    (None, "no state version"),
+    ({"class": "tiny_trainers.TinyModel", "version": 0}, "state has version 0"),
+    ({"class": "paiid.ml.old.Model", "version": 1}, "written for paiid.ml.old.Model"),
+])
+def test_a_file_with_another_state_version_is_refused_and_the_previous_version_serves(state, problem):
+    good = _fit(1)
+    registry.save("regime", good, META)
+    registry.save("regime", _fit(2), META)
+    _restamp("regime", 2, state)
+    with pytest.raises(ModelError) as err:
+        registry.load("regime", 2)
+    msg = err.value.message
+    assert problem in msg and "'regime' v2" in msg and "paiid 0.0.1" in msg and "`paiid train`" in msg
+    model, info = registry.load_serving("regime")
+    assert info.version == 1 and info.fallback_from == 2 and problem in info.problems[0]
+    np.testing.assert_array_equal(model.predict_proba(X_PROBE), good.predict_proba(X_PROBE))
+    row = {v["version"]: v for v in registry.list_models()[0]["versions"]}[2]
+    assert row["status"] == "refused" and problem in row["problem"]
+    with pytest.raises(ModelError, match="state"):
+        registry.promote("regime", 2)
+
+
+def test_bumping_a_class_state_version_retires_the_files_saved_before(monkeypatch):
+    registry.save("selector", _fit(1), META)
+    monkeypatch.setattr(TinyModel, "STATE_VERSION", 2)
+    with pytest.raises(ModelError, match="state has version 1, the current TinyModel reads version 2"):
+        registry.load("selector")
+    info = registry.save("selector", _fit(2), META)
+    assert info.metadata["state"]["version"] == 2 and registry.load("selector")[1].version == 2

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
+from tiny_trainers import TinyModel
 
 from paiid.data import load_bars
 from paiid.engine import registry, tracking
@@ -112,8 +112,8 @@ def test_performance_report_ab_calibration_and_importances(spx, monkeypatch):
         tracking.log_prediction("regime", "SPX", _regime(as_of, coin, 0.55), model_name="regime",
                                 model_version=1, user_id=manual_users[k % 20], horizon_bars=10)
     X = np.random.default_rng(1).normal(size=(30, 2))
-    monkeypatch.setitem(registry.MODEL_CLASSES, "selector", LogisticRegression)
-    registry.save("selector", LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)),
+    monkeypatch.setitem(registry.MODEL_CLASSES, "selector", TinyModel)
+    registry.save("selector", TinyModel().fit(X, (X[:, 0] > 0).astype(int)),
                   {"features": ["x0", "x1"], "feature_importances": {"x0": 0.9, "x1": 0.1}})
     assert tracking.resolve()["resolved"] == 120
     rep = tracking.performance_report()

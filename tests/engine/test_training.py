@@ -1,4 +1,4 @@
-"""Training orchestration: dependency order, deps, skipping unwritten trainers, ensure_models, locking."""
+"""Training orchestration: dependency order, deps, ensure_models, locking."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -27,16 +29,19 @@ def test_default_symbols_are_the_daily_ones():
     assert "SPX" in syms and "GOOG" in syms and "EURUSD" not in syms
 
 
-def test_train_all_registers_in_order_with_deps_and_skips_missing(tiny):
+ALL = ["regime", "pattern_scorer", "selector", "tradeprob"]
+
+
+def test_train_all_registers_in_order_with_deps(tiny):
     result = training.train_all(["SPX", "GOOG"], seed=3)
-    assert [i.name for i in result] == ["regime", "selector", "tradeprob"]
-    assert result.skipped == [{"name": "pattern_scorer", "reason": result.skipped[0]["reason"]}]
-    assert "not available yet" in result.skipped[0]["reason"]
+    assert [i.name for i in result] == ALL and result.skipped == []
     calls = {c["name"]: c for c in tiny.CALLS}
-    assert calls["regime"]["deps"] == [] and calls["selector"]["deps"] == ["regime"]
+    assert calls["regime"]["deps"] == [] and calls["selector"]["deps"] == ["pattern_scorer", "regime"]
+    assert calls["tradeprob"]["deps"] == ["pattern_scorer", "regime", "selector"]
     assert calls["regime"]["symbols"] == ["SPX", "GOOG"] and calls["regime"]["seed"] == 3
     meta = registry.describe("selector", 1).metadata
-    assert meta["training"]["deps"] == {"regime": 1}
+    assert meta["training"]["deps"] == {"regime": 1, "pattern_scorer": 1}
+    assert meta["training"]["trainer"] == "tiny_trainers.train_selector"
     assert meta["training"]["symbols"] == ["SPX", "GOOG"]
     assert [d["symbol"] for d in meta["data"]] == ["SPX", "GOOG"] and meta["data"][0]["sha256"]
     assert set(meta["feature_importances"]) == set(tiny.FEATURES)
@@ -44,7 +49,7 @@ def test_train_all_registers_in_order_with_deps_and_skips_missing(tiny):
     # a second run registers new versions
     again = training.train_all(["SPX"], only=["selector"])
     assert [(i.name, i.version) for i in again] == [("selector", 2)]
-    assert tiny.CALLS[-1]["deps"] == ["regime"]  # regime came from the registry this time
+    assert tiny.CALLS[-1]["deps"] == ["pattern_scorer", "regime"]  # from the registry this time
 
 
 def test_bad_inputs(tiny):
@@ -58,7 +63,7 @@ def test_bad_inputs(tiny):
 
 def test_ensure_models_trains_only_missing(tiny):
     first = training.ensure_models()
-    assert [i.name for i in first] == ["regime", "selector", "tradeprob"]
+    assert [i.name for i in first] == ALL
     assert first[0].metadata["training"]["symbols"] == training.default_symbols()
     n = len(tiny.CALLS)
     assert list(training.ensure_models()) == []
@@ -66,9 +71,9 @@ def test_ensure_models_trains_only_missing(tiny):
 
 
 def test_ensure_models_failure_of_other_model_does_not_block(tiny, monkeypatch):
-    monkeypatch.setitem(training.TRAINERS, "tradeprob", "tiny_trainers:train_broken")
+    monkeypatch.setitem(training.TRAINERS, "tradeprob", tiny.train_broken)
     got = training.ensure_models(["regime"])
-    assert [i.name for i in got] == ["regime", "selector"]
+    assert [i.name for i in got] == ["regime", "pattern_scorer", "selector"]
     assert any(s["name"] == "tradeprob" and "always fails" in s["reason"] for s in got.skipped)
     with pytest.raises(RuntimeError, match="always fails"):
         training.ensure_models(["tradeprob"])
@@ -76,13 +81,26 @@ def test_ensure_models_failure_of_other_model_does_not_block(tiny, monkeypatch):
         training.train_all(["SPX"], only=["tradeprob"])
 
 
-def test_missing_dependency_inside_a_trainer_is_an_error(tiny, tmp_path, monkeypatch):
-    (tmp_path / "trainer_with_bad_import.py").write_text("import paiid.ml.does_not_exist_either\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(training.TRAINERS, "regime", "trainer_with_bad_import:train")
-    with pytest.raises(ModuleNotFoundError):
-        training.resolve_trainer("regime")
-    assert training.resolve_trainer("pattern_scorer") is None
+def test_training_lock_excludes_other_threads_and_is_reentrant_within_one():
+    """The server trains in a background thread while request threads may call `ensure_models`."""
+    events: list[tuple[str, float]] = []
+    holding = threading.Event()
+
+    def other() -> None:
+        holding.wait(5)
+        with training.training_lock():
+            events.append(("other acquired", time.monotonic()))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with training.training_lock():
+        with training.training_lock():  # nested in the same thread: must not deadlock
+            holding.set()
+            time.sleep(0.3)
+        time.sleep(0.2)  # the inner block's exit did not release the lock either
+        events.append(("released", time.monotonic()))
+    thread.join(10)
+    assert [e for e, _ in sorted(events, key=lambda e: e[1])] == ["released", "other acquired"]
 
 
 def test_two_processes_do_not_train_at_once(tmp_path):
@@ -93,7 +111,6 @@ def test_two_processes_do_not_train_at_once(tmp_path):
 import json, sys, time
 sys.path.insert(0, {engine_tests!r})
 import tiny_trainers
-from sklearn.linear_model import LogisticRegression
 from paiid.engine import registry, training
 orig = tiny_trainers._trained
 def slow(name, symbols, seed, deps):
@@ -106,7 +123,7 @@ def slow(name, symbols, seed, deps):
     return out
 tiny_trainers._trained = slow
 training.TRAINERS = dict(tiny_trainers.TINY)
-registry.MODEL_CLASSES.update(dict.fromkeys(tiny_trainers.TINY, LogisticRegression))
+registry.MODEL_CLASSES.update(dict.fromkeys(tiny_trainers.TINY, tiny_trainers.TinyModel))
 res = training.ensure_models()
 print(json.dumps([i.name for i in res]))
 """
@@ -115,9 +132,9 @@ print(json.dumps([i.name for i in res]))
              for _ in range(2)]
     outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
-    assert sorted(len(o) for o in outs) == [0, 3]  # one trained all three, the other nothing
+    assert sorted(len(o) for o in outs) == [0, 4]  # one trained all four, the other nothing
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(events) == 6
+    assert len(events) == 8
     # never two trainings overlapping
     depth = 0
     for e in sorted(events, key=lambda e: e["t"]):
@@ -165,7 +182,7 @@ def test_a_short_import_is_skipped_and_reported_by_default_and_refused_when_name
     assert "SHORT" in training.default_symbols()
     result = training.train_all(None)
     assert result.symbols == ["SPX", "GOOG"]
-    assert [i.name for i in result] == ["regime", "selector", "tradeprob"]
+    assert [i.name for i in result] == ALL
     (skip,) = result.skipped_symbols
     assert skip["symbol"] == "SHORT" and "only 28" in skip["reason"]
     assert str(training.min_train_bars()) in skip["reason"]
@@ -194,11 +211,11 @@ def test_bars_too_extreme_to_compute_features_are_skipped_not_fatal(tiny):
 def test_a_failed_run_promotes_nothing_and_the_pointer_file_holds_one_set(tiny, monkeypatch):
     first = training.train_all(["SPX"])
     before = {i.name: i.version for i in first}
-    assert registry.promoted_versions() == before == {"regime": 1, "selector": 1, "tradeprob": 1}
-    monkeypatch.setitem(training.TRAINERS, "tradeprob", "tiny_trainers:train_broken")
+    assert registry.promoted_versions() == before == dict.fromkeys(ALL, 1)
+    monkeypatch.setitem(training.TRAINERS, "tradeprob", tiny_trainers.train_broken)
     with pytest.raises(RuntimeError, match="always fails"):
         training.train_all(["SPX", "GOOG"])
-    # regime and selector of the failed run were trained and registered, but none serves
+    # regime, pattern_scorer and selector of the failed run were trained and registered, but none serves
     assert registry.versions("regime") == [1, 2] and registry.versions("selector") == [1, 2]
     assert {n: registry.promoted_version(n) for n in before} == before
     assert json.loads(registry.pointer_path("regime").read_text())["versions"] == before
@@ -206,12 +223,13 @@ def test_a_failed_run_promotes_nothing_and_the_pointer_file_holds_one_set(tiny, 
     monkeypatch.setitem(training.TRAINERS, "tradeprob", tiny_trainers.TINY["tradeprob"])
     again = training.train_all(["SPX"])
     assert {i.name: (i.version, i.promoted) for i in again} == {
-        "regime": (3, True), "selector": (3, True), "tradeprob": (2, True)}
+        "regime": (3, True), "pattern_scorer": (3, True), "selector": (3, True), "tradeprob": (2, True)}
     doc = json.loads(registry.pointer_path("regime").read_text())
-    assert doc["versions"] == doc["changed"] == {"regime": 3, "selector": 3, "tradeprob": 2}
+    assert doc["versions"] == doc["changed"] == {
+        "regime": 3, "pattern_scorer": 3, "selector": 3, "tradeprob": 2}
     # promote / rollback still move one name
     assert registry.rollback("selector").version == 2
-    assert registry.promoted_versions() == {"regime": 3, "selector": 2, "tradeprob": 2}
+    assert registry.promoted_versions() == {"regime": 3, "pattern_scorer": 3, "selector": 2, "tradeprob": 2}
 
 
 def test_registry_files_are_owner_only(tiny):

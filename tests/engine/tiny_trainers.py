@@ -1,12 +1,13 @@
 """Tiny real trainers for the engine/CLI/API tests: a LogisticRegression on a few hundred real bars.
 
-They follow the trainer contract (`train(symbols, *, seed, deps) -> Trained`) so the tests exercise
-the real orchestration without depending on the ML areas' models. `CALLS` records what each was given.
+They follow the trainer contract (`train(symbols, *, seed, deps) -> Trained`) and fit a `TinyModel`, a
+model class with a `STATE_VERSION` like the ML areas' own, so the tests exercise the real orchestration
+and registry without depending on the ML areas' models. `CALLS` records what each was given.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -18,7 +19,13 @@ CALLS: list[dict[str, Any]] = []
 FEATURES = ["ret_1", "ret_5"]
 
 
-def _fit(symbols: list[str], seed: int) -> tuple[LogisticRegression, list[dict]]:
+class TinyModel(LogisticRegression):
+    """What the tiny trainers fit: a logistic regression with the model classes' `STATE_VERSION`."""
+
+    STATE_VERSION: ClassVar[int] = 1
+
+
+def _fit(symbols: list[str], seed: int) -> tuple[TinyModel, list[dict]]:
     X, y, fps = [], [], []
     for sym in symbols:
         bars = load_bars(sym).iloc[-300:]
@@ -31,7 +38,7 @@ def _fit(symbols: list[str], seed: int) -> tuple[LogisticRegression, list[dict]]
     rng = np.random.default_rng(seed)
     Xa, ya = np.vstack(X), np.concatenate(y)
     idx = rng.permutation(len(ya))
-    return LogisticRegression(C=1.0 + seed).fit(Xa[idx], ya[idx]), fps
+    return TinyModel(C=1.0 + seed).fit(Xa[idx], ya[idx]), fps
 
 
 def _trained(name: str, symbols: list[str], seed: int, deps: dict | None) -> Trained:
@@ -51,9 +58,12 @@ def train_selector(symbols: list[str], *, seed: int = 0, deps: dict | None = Non
     return _trained("selector", symbols, seed, deps)
 
 
-def train_nodeps(symbols: list[str], *, seed: int = 0) -> Trained:
-    """A trainer with the older signature (no `deps`)."""
-    return _trained("nodeps", symbols, seed, None)
+def train_pattern_scorer(symbols: list[str], *, seed: int = 0, deps: dict | None = None) -> Trained:
+    return _trained("pattern_scorer", symbols, seed, deps)
+
+
+def train_tradeprob(symbols: list[str], *, seed: int = 0, deps: dict | None = None) -> Trained:
+    return _trained("tradeprob", symbols, seed, deps)
 
 
 def train_broken(symbols: list[str], *, seed: int = 0, deps: dict | None = None) -> Trained:
@@ -64,20 +74,21 @@ def use(monkeypatch: Any) -> None:
     """Make the real orchestration train these instead of the ML areas' models, under the real names.
 
     The registry refuses a file whose object is not the class of its name, so each name's class is
-    LogisticRegression for the test (what these trainers fit).
+    `TinyModel` for the test (what these trainers fit).
     """
     from paiid.engine import registry, training
 
     monkeypatch.setattr(training, "TRAINERS", dict(TINY))
     monkeypatch.setattr(training, "_failed", set())
     for name in TINY:
-        monkeypatch.setitem(registry.MODEL_CLASSES, name, LogisticRegression)
+        monkeypatch.setitem(registry.MODEL_CLASSES, name, TinyModel)
     CALLS.clear()
 
 
+#: In the real models' dependency order.
 TINY = {
-    "regime": f"{__name__}:train_regime",
-    "pattern_scorer": "paiid.ml.not_written_yet:train",
-    "selector": f"{__name__}:train_selector",
-    "tradeprob": f"{__name__}:train_nodeps",
+    "regime": train_regime,
+    "pattern_scorer": train_pattern_scorer,
+    "selector": train_selector,
+    "tradeprob": train_tradeprob,
 }

@@ -56,7 +56,7 @@ def _env_snapshot() -> dict[str, str | None]:
 
 def resolve_scheduler(scheduler: str | None) -> str | None:
     """`scheduler`, else `PAIID_DASK_SCHEDULER`, else None (local processes)."""
-    value = scheduler or config.dask_scheduler()
+    value = scheduler or config.settings().dask_scheduler
     if value and value.strip().lower() in {"local", "processes"}:
         return None
     return value.strip() if value else None

@@ -20,7 +20,7 @@ from typing import Any
 from paiid import config
 from paiid.engine import training
 from paiid.engine.registry import atomic_write_json
-from paiid.errors import BadInput, PaiidError
+from paiid.errors import PaiidError
 
 log = logging.getLogger("paiid.engine.jobs")
 
@@ -64,9 +64,7 @@ def start(symbols: list[str] | None, *, seed: int = 0, only: list[str] | None = 
     not reported later by a failed job; the job screens the default symbols again, so it reports which
     stored symbols it skipped.
     """
-    unknown = [n for n in (only or []) if n not in training.TRAINERS]
-    if unknown:
-        raise BadInput(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(training.TRAINERS)}")
+    training.model_names(only)
     training.select_symbols(symbols)
     job = {"job_id": uuid.uuid4().hex, "status": "queued", "created_at": _now(),
            "request": {"symbols": symbols, "seed": seed, "only": only}}

@@ -31,6 +31,7 @@ from paiid.data import load_bars, normalise_symbol, require_history, timeframe_o
 from paiid.engine.cache import BarStamp, LRUCache, answer_key
 from paiid.errors import BadInput
 from paiid.jsonutil import to_jsonable
+from paiid.ml.context import AnswerContext
 
 log = logging.getLogger("paiid.orchestrator")
 
@@ -118,17 +119,15 @@ def _prune_if_models_changed(versions: dict[str, tuple[int, str]]) -> None:
 # ------------------------------------------------------------------------------------------ compute
 
 
-def _current_side(strategy_id: str, bars: pd.DataFrame) -> tuple[str, int]:
+def _current_side(context: AnswerContext, strategy_id: str) -> tuple[str, int]:
     """The side a template's default rule holds at the last bar: ('long'|'short', position -1/0/+1).
 
-    A flat template is priced as a long entry (what it would open on its next bullish signal).
+    Read from the template's full-history backtest in the shared context (the one the selector and the
+    trade model read): all history, not a tail, because stateful rules ("hold until ...") depend on
+    events long ago. A flat template is priced as a long entry (what it would open on its next bullish
+    signal).
     """
-    from paiid.backtest import get_strategy
-
-    # all history, not a tail: stateful rules ("hold until ...") depend on events long ago
-    pos = get_strategy(strategy_id).signals(None, bars, None)
-    last = float(np.nan_to_num(np.asarray(pos, dtype=float)[-1]))
-    position = int(np.sign(last))
+    position = int(np.sign(np.nan_to_num(context.backtest(strategy_id)[1][-1])))
     return ("short" if position < 0 else "long"), position
 
 
@@ -142,31 +141,35 @@ def _family(strategy_id: str) -> str | None:
 def compute(symbol: str, bars: pd.DataFrame, models: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
     """The user-independent core answer as of the last bar of `bars` (JSON-ready, cacheable).
 
-    Trade win-probabilities are computed for the strategy each A/B group sees first (one or two
-    calls), not for all templates: each call costs a forest evaluation, and the top pick is the trade
-    the answer recommends. The other strategies carry `trade: null`.
+    Every model reads one `AnswerContext` of the bars: the features, the templates' backtests and the
+    regime history are computed once for the whole answer, not once per model. Trade win-probabilities
+    are computed for the strategy each A/B group sees first (one or two calls), not for all templates:
+    each call costs a forest evaluation, and the top pick is the trade the answer recommends. The other
+    strategies carry `trade: null`.
     """
     from paiid.ml.patterns import patterns_answer
     from paiid.ml.regime import regime_answer
     from paiid.ml.selector import recommend_answer
     from paiid.ml.tradeprob import trade_answer
 
-    regime_model, selector_model = models["regime"][0], models["selector"][0]
-    regime = regime_answer(regime_model, bars, symbol)
-    reco = recommend_answer(selector_model, regime_model, bars, symbol)
-    patterns = patterns_answer(models["pattern_scorer"][0], bars, symbol, timeframe_of(bars.index))
+    regime_model, selector_model, trade_model = (models[n][0] for n in ("regime", "selector", "tradeprob"))
+    ctx = AnswerContext(symbol, bars)
+    regime = regime_answer(regime_model, bars, symbol, context=ctx)
+    reco = recommend_answer(selector_model, regime_model, bars, symbol, context=ctx)
+    tf = timeframe_of(bars.index)
+    patterns = patterns_answer(models["pattern_scorer"][0], bars, symbol, tf, context=ctx)
 
     strategies: list[dict[str, Any]] = []
     for ml_rank, rec in enumerate(reco["recommendations"], start=1):
         sid = rec["strategy_id"]
-        side, position = _current_side(sid, bars)
+        side, position = _current_side(ctx, sid)
         strategies.append({**rec, "family": rec.get("family") or _family(sid), "ml_rank": ml_rank,
                            "current_position": position, "side": side, "trade": None})
     families = list(regime.get("recommended_strategies") or [])
     tops = {rank_for_group(strategies, families, g)[0]["strategy_id"] for g in (None, "manual")}
     for s in strategies:
         if s["strategy_id"] in tops:
-            trade = trade_answer(models["tradeprob"][0], bars, symbol, s["strategy_id"], s["side"])
+            trade = trade_answer(trade_model, bars, symbol, s["strategy_id"], s["side"], context=ctx)
             s["trade"] = {"side": s["side"], **{k: v for k, v in trade.items() if k not in _TRADE_ECHO}}
 
     pats = list(patterns.get("patterns", []))
@@ -180,7 +183,7 @@ def compute(symbol: str, bars: pd.DataFrame, models: Mapping[str, tuple[Any, Any
     core = {
         "symbol": symbol,
         "as_of": bars.index[-1].isoformat(),
-        "timeframe": timeframe_of(bars.index),
+        "timeframe": tf,
         "last_close": float(bars["close"].iloc[-1]),
         "regime": {k: v for k, v in regime.items() if k not in ("symbol", "as_of")},
         "market_conditions": reco.get("market_conditions", {}),

@@ -7,8 +7,8 @@ Layout::
     models/<name>/v<N>.skops       the fitted model (skops, never pickle)
     models/<name>/v<N>.json        metadata sidecar (written last: a version exists once its sidecar does)
     models/<name>/highwater        the highest version ever allocated (so numbers never repeat)
-    models/<name>/.lock            fcntl lock serialising writers of this name across processes
-    models/.promote.lock           fcntl lock serialising writers of `promoted.json`
+    models/<name>/.lock            file lock (filelock) serialising writers of this name across processes
+    models/.promote.lock           file lock serialising writers of `promoted.json`
 
 Why this shape: every write is a temp file + `os.replace` with owner-only permissions (0600), so a crash
 mid-save leaves either the old state or the new one, never a half file under a real name, and no other
@@ -24,23 +24,20 @@ function with arguments from the file). Then the loaded object must be an instan
 Anything else is refused with `ModelError`, and serving falls back to the newest older version that
 passes (`load_serving`); nothing is ever deleted. `paiid models list` runs the same audit on every version.
 
-Stale files: a model saved by older code loads fine with skops but may lack a fitted attribute
-(`name_`) that the current class sets, which would only blow up at predict time as an AttributeError.
-The audit compares the attributes each paiid object in the file carries with what its current class
-assigns (`fitted_attributes`) and refuses a file missing any of them (`ModelError` naming the model, its
-version and the paiid that saved it, and saying to run `paiid train`). Attributes a class sets only
-sometimes are recorded at save time (`unset_attributes` in the sidecar), so a file the current code
-wrote is never refused for lacking them.
+Stale files: a model saved by older code loads fine with skops but its learned state may have another
+shape than the current class reads, which would only blow up at predict time. So every model class
+carries `STATE_VERSION`, bumped whenever its learned state changes shape, and `save` writes the class
+and that number into the sidecar (`state`). `audit` (hence `load`, serving and `paiid models list`)
+refuses a file whose stamp names another class or state version than the current code's, or that has
+no stamp (saved before stamps existed): `ModelError` naming the model, its version and the paiid that
+saved it, and saying to run `paiid train`; serving falls back to the previous good version.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import fcntl
 import functools
 import hashlib
-import inspect
 import io
 import json
 import logging
@@ -49,34 +46,26 @@ import re
 import subprocess
 import sys
 import tempfile
-import textwrap
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import skops.io as sio
+from filelock import FileLock
 
 from paiid import __version__, config
+from paiid.engine.catalog import MODELS
 from paiid.errors import BadInput, ModelError
 from paiid.jsonutil import to_jsonable
-from paiid.ml.patterns import PatternScorer
-from paiid.ml.regime import RegimeDetector
-from paiid.ml.selector import StrategySelector
-from paiid.ml.tradeprob import TradeProbModel
 
 log = logging.getLogger("paiid.registry")
 
 #: model name -> the class every version of it must be an instance of. A file holding anything else
-#: (another model, a bare estimator) is refused, and the previous good version serves.
-MODEL_CLASSES: dict[str, type] = {
-    "regime": RegimeDetector,
-    "pattern_scorer": PatternScorer,
-    "selector": StrategySelector,
-    "tradeprob": TradeProbModel,
-}
+#: (another model, a bare estimator) is refused, and the previous good version serves. Each class has a
+#: `STATE_VERSION` (see the module docstring).
+MODEL_CLASSES: dict[str, type] = {name: kind.cls for name, kind in MODELS.items()}
 
 #: Every third-party type the models paiid saves are made of, by exact name (enumerated from the schemas
 #: of freshly trained models; `tests/engine/test_model_files.py` checks that a fresh training run needs
@@ -90,6 +79,8 @@ LIBRARY_TYPES: frozenset[str] = frozenset({
     "sklearn.ensemble._forest.RandomForestClassifier",
     "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._tree.Tree",
+    # the splitter a CalibratedClassifierCV keeps as its `cv`: ints, a float, an array (no __setstate__)
+    "paiid.data.splits.PurgedWalkForward",
 })
 
 #: skops loaders that only rebuild data: containers, JSON scalars, numpy arrays (`allow_pickle=False`),
@@ -237,16 +228,18 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write(path, (json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n").encode())
 
 
-@contextlib.contextmanager
-def _name_lock(name: str) -> Iterator[None]:
+def file_lock(path: Path) -> FileLock:
+    """An exclusive lock on `path` across processes and threads, re-entrant within one thread.
+
+    One instance per path (`is_singleton`), holding a count per thread (`thread_local`), so nested
+    `with` blocks of one thread pass while every other thread and process waits.
+    """
+    return FileLock(path, mode=0o600, thread_local=True, is_singleton=True)
+
+
+def _name_lock(name: str) -> FileLock:
     """Exclusive cross-process lock for writers of one model name (version allocation, pointer moves)."""
-    lock_path = model_dir(name, create=True) / ".lock"
-    with open(lock_path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return file_lock(model_dir(name, create=True) / ".lock")
 
 
 # -------------------------------------------------------------------------------------------- helpers
@@ -290,9 +283,6 @@ class SchemaAudit:
     #: every `module.Class` (type or function) named anywhere, and every loader used.
     types: set[str]
     loaders: set[str]
-    #: path (`model`, `model.stages_[0]`, ...) -> (`module.Class`, attribute names it carries) for every
-    #: object of a paiid class: what the fitted-state check compares with the current code.
-    objects: dict[str, tuple[str, set[str]]]
 
     def untrusted(self) -> list[str]:
         """Types outside `trusted_types()` and loaders outside `TRUSTED_LOADERS`, sorted."""
@@ -307,7 +297,7 @@ def _name_of(node: dict[str, Any]) -> str | None:
 
 
 def audit_schema(data: bytes) -> SchemaAudit:
-    """Walk a skops file's schema: every type and loader it names, and the state of its paiid objects.
+    """Walk a skops file's schema: every type and loader it names.
 
     Raises ValueError when `data` is not a skops archive.
     """
@@ -328,28 +318,8 @@ def audit_schema(data: bytes) -> SchemaAudit:
             for v in node:
                 walk(v)
 
-    objects: dict[str, tuple[str, set[str]]] = {}
-
-    def objects_at(node: Any, path: str, depth: int) -> None:  # paiid objects, named as the model holds them
-        if depth > 6 or not isinstance(node, dict):
-            return
-        qual, loader, content = _name_of(node), node.get("__loader__"), node.get("content")
-        if loader == "ObjectNode" and qual is not None and qual.startswith("paiid."):
-            attrs = content.get("content") if isinstance(content, dict) else None
-            attrs = attrs if isinstance(attrs, dict) else {}
-            objects[path] = (qual, set(attrs))
-            for key, value in attrs.items():
-                objects_at(value, f"{path}.{key}", depth + 1)
-        elif loader in ("ListNode", "TupleNode") and isinstance(content, list):
-            for i, value in enumerate(content[:1000]):
-                objects_at(value, f"{path}[{i}]", depth + 1)
-        elif loader == "DictNode" and isinstance(content, dict):
-            for key, value in list(content.items())[:1000]:
-                objects_at(value, f"{path}[{key!r}]", depth + 1)
-
     walk(schema)
-    objects_at(schema, "model", 0)
-    return SchemaAudit(root=_name_of(schema) or "?", types=types, loaders=loaders, objects=objects)
+    return SchemaAudit(root=_name_of(schema) or "?", types=types, loaders=loaders)
 
 
 def _loads_audited(data: bytes, audit: SchemaAudit) -> Any:
@@ -360,48 +330,12 @@ def _loads_audited(data: bytes, audit: SchemaAudit) -> Any:
     return sio.loads(data, trusted=sorted(audit.types))
 
 
-# ------------------------------------------------------------------------------------ fitted state
+# ------------------------------------------------------------------------------------ state version
 
 
-@functools.lru_cache(maxsize=256)
-def fitted_attributes(cls: type) -> frozenset[str]:
-    """Learned-state attributes (`self.name_`, scikit-learn's convention) the code of `cls` assigns.
-
-    Read from the source of `cls` and its paiid base classes, so it reflects the code running now,
-    not the file being loaded. Empty when the source is unavailable (then nothing is checked).
-    """
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if not klass.__module__.startswith("paiid."):
-            continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
-                    and isinstance(node.value, ast.Name) and node.value.id == "self"
-                    and node.attr.endswith("_") and not node.attr.startswith("__")):
-                names.add(node.attr)
-    return frozenset(names)
-
-
-def missing_fitted_state(audit: SchemaAudit) -> dict[str, list[str]]:
-    """`path -> [attribute, ...]` for every paiid object in an audited file lacking one its class assigns.
-
-    Read from the schema (nothing instantiated), for the objects the model holds directly or in lists,
-    tuples and dicts (not inside third-party estimators, whose own version checks apply). `path` names
-    where the object sits, e.g. `model` or `model.stages_[0]`. Only called on files whose types passed
-    the audit, so every paiid class named is one of `MODEL_CLASSES`.
-    """
-    classes = {qual: cls for cls in MODEL_CLASSES.values() for qual in class_names(cls)}
-    out: dict[str, list[str]] = {}
-    for path, (qual, attrs) in audit.objects.items():
-        cls = classes.get(qual)
-        missing = sorted(fitted_attributes(cls) - attrs) if cls is not None else []
-        if missing:
-            out[path] = missing
-    return out
+def state_stamp(cls: type) -> dict[str, Any]:
+    """What `save` writes beside a model of class `cls`: where the class lives and its `STATE_VERSION`."""
+    return {"class": type_name(cls), "version": int(cls.STATE_VERSION)}
 
 
 def _saved_by(doc: dict[str, Any]) -> str:
@@ -411,20 +345,25 @@ def _saved_by(doc: dict[str, Any]) -> str:
     return f"{who}, {doc.get('created_at') or 'unknown date'}"
 
 
-def _check_fitted_state(name: str, version: int, audit: SchemaAudit, doc: dict[str, Any]) -> None:
-    """Refuse a model lacking learned state the current code needs (saved by older code)."""
-    allowed = doc.get("unset_attributes") if isinstance(doc.get("unset_attributes"), dict) else {}
-    problems = []
-    for path, attrs in missing_fitted_state(audit).items():
-        stale = [a for a in attrs if a not in (allowed.get(path) or [])]
-        if stale:
-            cls = audit.objects[path][0].rpartition(".")[2]
-            problems.append(f"{path} ({cls}) lacks {', '.join(stale)}")
-    if problems:
-        raise ModelError(
-            f"model {name!r} v{version} was saved by older code ({_saved_by(doc)}) and does not match this "
-            f"paiid {__version__}: {'; '.join(problems)}. Retrain it with `paiid train`"
-        )
+def _check_state(name: str, version: int, cls: type, doc: dict[str, Any]) -> None:
+    """Refuse a file whose learned state was written for another class or state version than the
+    current code's (or before stamps existed): it would load, then fail or mislead at predict time."""
+    stamp = doc.get("state")
+    current = state_stamp(cls)
+    if not isinstance(stamp, dict):
+        problem = "its metadata has no state version (it predates them)"
+    elif stamp.get("class") not in class_names(cls):
+        problem = f"its state was written for {stamp.get('class')}, not {current['class']}"
+    elif stamp.get("version") != current["version"]:
+        problem = (f"its state has version {stamp.get('version')}, the current {cls.__qualname__} reads "
+                   f"version {current['version']}")
+    else:
+        return
+    raise ModelError(
+        f"model {name!r} v{version} was saved by older code ({_saved_by(doc)}) and does not match this "
+        f"paiid {__version__}: {problem}; retrain with `paiid train` or roll back with "
+        f"`paiid models rollback {name}`"
+    )
 
 
 # ------------------------------------------------------------------------------------------ versions
@@ -489,17 +428,11 @@ def promoted_version(name: str) -> int | None:
     return vs[-1] if vs else None
 
 
-@contextlib.contextmanager
-def _pointers_lock() -> Iterator[None]:
+def _pointers_lock() -> FileLock:
     """Exclusive cross-process lock for writers of the pointer file (read-modify-write of the set)."""
     root = config.models_dir()
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".promote.lock", "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return file_lock(root / ".promote.lock")
 
 
 def _write_pointers(changes: dict[str, int], reason: str) -> None:
@@ -580,9 +513,6 @@ def save(name: str, model: Any, metadata: dict[str, Any] | None = None, *, promo
         )
     digest = _sha256(data)
     meta = dict(metadata or {})
-    unset = missing_fitted_state(audit)  # attributes the current code sets only sometimes
-    if unset:
-        meta["unset_attributes"] = unset
     with _name_lock(name):
         version = _highwater(name) + 1
         d = model_dir(name, create=True)
@@ -593,6 +523,7 @@ def save(name: str, model: Any, metadata: dict[str, Any] | None = None, *, promo
             "version": version,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "code_version": {"paiid": __version__, "git_commit": git_commit()},
+            "state": state_stamp(cls),
             "sha256": digest,
             "size_bytes": len(data),
             "format": "skops",
@@ -630,7 +561,7 @@ def verify(name: str, version: int) -> tuple[dict[str, Any], bytes]:
 
 def audit(name: str, version: int) -> tuple[dict[str, Any], bytes, SchemaAudit]:
     """Everything `load` checks short of instantiating: hash, exact types and loaders, the model's class
-    and its fitted state. Cheap (no object is built), so `list_models` runs it on every version."""
+    and its state version. Cheap (no object is built), so `list_models` runs it on every version."""
     doc, data = verify(name, version)
     where = f"model file of {name!r} v{version} ({_model_path(name, version)})"
     fix = (f"(saved by {_saved_by(doc)}; this is paiid {__version__}); retrain with `paiid train` or roll "
@@ -645,7 +576,7 @@ def audit(name: str, version: int) -> tuple[dict[str, Any], bytes, SchemaAudit]:
     cls = expected_class(name)
     if found.root not in class_names(cls):
         raise ModelError(f"{where} holds a {found.root}, not a {type_name(cls)}; refusing to load it {fix}")
-    _check_fitted_state(name, version, found, doc)
+    _check_state(name, version, cls, doc)
     return doc, data, found
 
 
@@ -653,7 +584,8 @@ def load(name: str, version: int | None = None) -> tuple[Any, ModelInfo]:
     """The fitted model and its info; `version=None` means the promoted one. Never unpickles.
 
     Raises `ModelError` when the version does not exist, its file does not match its sha256, names a
-    type or loader outside the allowlists, or does not hold an instance of `name`'s class.
+    type or loader outside the allowlists, does not hold an instance of `name`'s class, or was saved for
+    another state version of that class.
     """
     _check_name(name)
     if version is None:
@@ -678,12 +610,11 @@ def load(name: str, version: int | None = None) -> tuple[Any, ModelInfo]:
     return model, _info(name, version, doc, promoted_version(name))
 
 
-def load_serving(name: str, skip: dict[int, str] | None = None) -> tuple[Any, ModelInfo]:
+def load_serving(name: str) -> tuple[Any, ModelInfo]:
     """The newest version ≤ the promoted one that verifies and loads (warning about each refused one).
 
     `info.version` says which version serves; `info.fallback_from` and `info.problems` say why it is not
-    the promoted one when a fallback happened. `skip` maps versions already found unusable (e.g. one
-    that failed at predict time, see `paiid.engine.service`) to why; they are passed over like corrupt ones.
+    the promoted one when a fallback happened.
     """
     _check_name(name)
     top = promoted_version(name)
@@ -691,9 +622,6 @@ def load_serving(name: str, skip: dict[int, str] | None = None) -> tuple[Any, Mo
         raise ModelError(f"no model {name!r} is registered; train it with `paiid train`")
     problems: list[str] = []
     for v in sorted((x for x in versions(name) if x <= top), reverse=True):
-        if skip and v in skip:
-            problems.append(skip[v])
-            continue
         try:
             model, info = load(name, v)
         except ModelError as exc:
@@ -734,7 +662,7 @@ def list_models(*, check: bool = True) -> list[dict[str, Any]]:
     """Every model name with its versions, the promoted one and (with `check`) whether each passes `audit`.
 
     `status` is "ok", "refused" (the audit found something `load` would refuse: corrupt, tampered,
-    untrusted types, another class, stale fitted state; `problem` says what) or "corrupt" (no readable
+    untrusted types, another class, another state version; `problem` says what) or "corrupt" (no readable
     metadata).
     """
     out = []

@@ -7,15 +7,15 @@ order:
 1. **Holdout.** Preferably the bars that arrived after the serving version was trained, when every
    symbol has at least `min_new_bars` of them: neither model has seen those. Otherwise the most
    recent `holdout_bars` bars of every symbol (one cutoff date shared by all symbols).
-2. **Challenger.** The trainer is run on the data *before* the cutoff (`data_as_of`): a model that
+2. **Challenger.** The trainer is run on the data *before* the cutoff (`paiid.data.as_of`): a model that
    never saw the holdout. The serving version (the champion) is loaded from the registry.
 3. **Same test.** The model area's holdout scorer (`HOLDOUT_SCORERS`, below) scores both on the
    holdout. If the champion's training data reached into the holdout it is scored there anyway and
    the report says so: that favours the champion, so the test stays conservative.
 4. **Decision.** The full candidate (trained on everything, `promote=False`) is always registered,
    so it can be inspected or promoted by hand; it is promoted only when the challenger beat the
-   champion by more than `min_improvement`. Models without a scorer are registered, not promoted.
-   A model with no serving version yet is trained and promoted (nothing to compare against).
+   champion by more than `min_improvement`. A model with no serving version yet is trained and
+   promoted (nothing to compare against).
 
 Triggers (`--if-drift`): retraining runs only when something moved —
 
@@ -27,40 +27,32 @@ Triggers (`--if-drift`): retraining runs only when something moved —
   serving version's resolved directional calls are significantly less accurate than the naive
   always-long call on the same rows (one-sided z-test), with at least `min_resolved` of them.
 
-The holdout scorer interface each ML area may provide (resolved lazily, like the trainers)::
-
-    holdout_score(model, bars: dict[str, DataFrame], start: Timestamp, *, deps: dict) -> dict
-        # {"metric": str, "value": float, "higher_is_better": bool, "n": int, "baseline": float | None}
-        # scores only decisions at or after `start` (bars hold the history before it for features)
+Each ML area's holdout scorer is listed with its model in `paiid.engine.catalog`, which also gives
+its interface.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import inspect
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from paiid.data import as_of, load_bars
 from paiid.engine import registry, training
+from paiid.engine.catalog import MODELS
+from paiid.engine.tracking import performance_report
 from paiid.errors import BadInput, ModelError, NotEnoughHistory, PaiidError
+from paiid.features import SCALE_FREE, build_features
 from paiid.jsonutil import to_jsonable
 from paiid.progress import note, track
 
-#: model name -> "module:function" of its holdout scorer (see the module docstring). An area's own
-#: `holdout_score` wins when it exists; the adapters in this module cover the areas that have none
-#: yet, using their public dataset builders. The regime model has no per-bar truth to score against
-#: on real data, so its candidates are registered for review rather than promoted automatically.
-HOLDOUT_SCORERS: dict[str, str] = {
-    "regime": "paiid.ml.regime:holdout_score",
-    "pattern_scorer": "paiid.ml.patterns:holdout_score|paiid.engine.retrain:score_pattern_scorer",
-    "selector": "paiid.ml.selector:holdout_score",
-    "tradeprob": "paiid.ml.tradeprob:holdout_score",
+#: model name -> its area's holdout scorer (see `paiid.engine.catalog`).
+HOLDOUT_SCORERS: dict[str, Callable[..., dict[str, Any]]] = {
+    name: kind.holdout_score for name, kind in MODELS.items()
 }
 
 PSI_BINS = 10
@@ -110,9 +102,6 @@ def _training_windows(meta: Mapping[str, Any]) -> dict[str, tuple[pd.Timestamp, 
 def _drift_table(
     windows: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]], names: list[str] | None, recent_bars: int,
 ) -> dict[str, Any]:
-    from paiid.data import load_bars
-    from paiid.features import SCALE_FREE, build_features
-
     expected: dict[str, list[np.ndarray]] = {}
     actual: dict[str, list[np.ndarray]] = {}
     used = []
@@ -185,8 +174,6 @@ def accuracy_drops(
     than `min_resolved` rows are reported but never flagged (too little evidence either way).
     """
     if report is None:
-        from paiid.engine.tracking import performance_report
-
         report = performance_report()
     rows = []
     for row in report.get("by_model", []):
@@ -227,63 +214,7 @@ def check(
             "reasons": reasons}
 
 
-# ------------------------------------------------------------------------------------ data as of
-
-
-@contextlib.contextmanager
-def data_as_of(end: pd.Timestamp) -> Iterator[None]:
-    """Within the block, `paiid.data.load_bars` sees only bars up to `end` (inclusive).
-
-    Trainers load their own bars and take no end date, so this is how a challenger is fitted without
-    the holdout.
-    """
-    from paiid.data import as_of
-
-    with as_of(end):
-        yield
-
-
 # -------------------------------------------------------------------------------------- retraining
-
-
-def resolve_scorer(name: str) -> Any | None:
-    """The holdout scorer of `name` (first of its "|"-separated candidates that exists), or None."""
-    for spec in (HOLDOUT_SCORERS.get(name) or "").split("|"):
-        module, _, func = spec.partition(":")
-        if not module:
-            continue
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue
-            raise
-        fn = getattr(mod, func, None)
-        if fn is not None:
-            return fn
-    return None
-
-
-def _brier_result(p: np.ndarray, y: np.ndarray, base_rate: float, what: str) -> dict[str, Any]:
-    if len(y) == 0:
-        raise NotEnoughHistory(f"scoring {what} on the holdout (resolved cases after the cutoff)", 1, 0)
-    return {"metric": "brier", "value": float(np.mean((p - y) ** 2)), "higher_is_better": False,
-            "n": int(len(y)), "baseline": float(np.mean((base_rate - y) ** 2)),
-            "baseline_is": "the success rate before the holdout, predicted for every case"}
-
-
-def score_pattern_scorer(model: Any, bars: Mapping[str, pd.DataFrame], start: pd.Timestamp, *,
-                         deps: Mapping[str, Any]) -> dict[str, Any]:
-    """Brier score of the pattern scorer on detections confirmed in the holdout (lower is better)."""
-    from paiid.ml.patterns.scorer import pooled_dataset, symbol_dataset
-
-    ds = pooled_dataset([symbol_dataset(s, b) for s, b in bars.items() if len(b) >= 300])
-    t0 = pd.Timestamp(start).value
-    test = np.flatnonzero(ds.time >= t0)
-    prior_y = ds.y[ds.time < t0]
-    sub = ds.subset(test)
-    p = model.predict_proba(sub.X, sub.types, sub.kinds) if len(sub) else np.zeros(0)
-    return _brier_result(p, sub.y, float(prior_y.mean()) if len(prior_y) else 0.5, "the pattern scorer")
 
 
 def holdout_cutoff(bars: Mapping[str, pd.DataFrame], holdout_bars: int) -> pd.Timestamp:
@@ -329,8 +260,6 @@ def retrain(
 
     With `if_drift`, nothing is trained unless `check()` finds drift or a live-accuracy drop.
     """
-    from paiid.data import load_bars
-
     report: dict[str, Any] = {"checks": check(recent_bars=recent_bars, psi_threshold=psi_threshold,
                                               min_resolved=min_resolved)}
     report["triggered_by"] = report["checks"]["reasons"] if if_drift else ["requested"]
@@ -339,12 +268,7 @@ def retrain(
                       message="no feature drift and no live-accuracy drop: nothing retrained")
         return to_jsonable(report)
 
-    names = list(training.TRAINERS)
-    if only:
-        unknown = [n for n in only if n not in training.TRAINERS]
-        if unknown:
-            raise BadInput(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(training.TRAINERS)}")
-        names = [n for n in names if n in only]
+    names = training.model_names(only)
     syms = training.check_symbols(symbols)
     bars = {s: load_bars(s) for s in syms}
     fixed_cutoff = holdout_cutoff(bars, holdout_bars)
@@ -377,13 +301,6 @@ def _holdout_for(
     return fixed_cutoff, "most recent bars (the serving version was trained on some of them: favours it)"
 
 
-def _call_trainer(fn: Any, symbols: list[str], seed: int, deps: dict[str, Any]) -> Any:
-    """Call a trainer with `deps` if its signature takes them (older trainers do not)."""
-    params = inspect.signature(fn).parameters
-    takes = "deps" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-    return fn(list(symbols), seed=seed, deps=dict(deps)) if takes else fn(list(symbols), seed=seed)
-
-
 def _deps_for(name: str) -> dict[str, tuple[Any, registry.ModelInfo]]:
     """Serving versions of the models `name` depends on (after this run's promotions)."""
     order = list(training.TRAINERS)
@@ -399,21 +316,17 @@ def _retrain_one(
     name: str, syms: list[str], bars: dict[str, pd.DataFrame], fixed_cutoff: pd.Timestamp, min_new_bars: int,
     seed: int, min_improvement: float,
 ) -> dict[str, Any]:
-    trainer = training.resolve_trainer(name)
-    if trainer is None:
-        reason = f"trainer {training.TRAINERS[name]} not available"
-        return {"name": name, "status": "skipped", "reason": reason}
     deps = _deps_for(name)
     champion = _serving(name)
     out: dict[str, Any] = {"name": name, "serving_version": champion[1].version if champion else None}
-    scorer = resolve_scorer(name)
-    if champion is not None and scorer is not None:
+    if champion is not None:
+        scorer = HOLDOUT_SCORERS[name]
         cutoff, kind = _holdout_for(champion[1], bars, fixed_cutoff, min_new_bars)
         before = cutoff - pd.Timedelta(1, "ns")
         note(f"{name}: fitting the challenger on bars before {cutoff.date()}")
         dep_models = {k: m for k, (m, _) in deps.items()}
-        with data_as_of(before):
-            challenger = _call_trainer(trainer, syms, seed, dep_models)
+        with as_of(before):  # the trainer loads its own bars: it never sees the holdout
+            challenger = training.run_trainer(name, syms, seed=seed, deps=dep_models)
         cand_score = dict(scorer(challenger.model, bars, cutoff, deps=dep_models))
         try:
             champ_score = dict(scorer(champion[0], bars, cutoff, deps=dep_models))
@@ -431,16 +344,10 @@ def _retrain_one(
         }
     note(f"{name}: training the candidate on all data")
     info = training.train_one(name, syms, seed=seed, deps=deps, promote=False)
-    if info is None:
-        return {**out, "status": "skipped", "reason": "trainer returned nothing"}
     out["candidate_version"] = info.version
     if champion is None:
         registry.promote(name, info.version)
         return {**out, "status": "promoted", "promoted": True, "reason": "no serving version to compare with"}
-    if scorer is None:
-        return {**out, "status": "registered", "promoted": False,
-                "reason": f"no holdout scorer for {name} ({HOLDOUT_SCORERS.get(name)}): candidate kept for "
-                          f"review; promote with `paiid models promote {name} {info.version}`"}
     if "error" in out["holdout"]["champion"]:
         registry.promote(name, info.version)
         return {**out, "status": "promoted", "promoted": True,

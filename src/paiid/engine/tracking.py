@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from paiid.data.db import Base, ensure_tables, get_engine
 from paiid.errors import BadInput, PaiidError
 from paiid.jsonutil import to_jsonable
+from paiid.metrics import brier, calibration_bins, expected_calibration_error
 
 log = logging.getLogger("paiid.tracking")
 
@@ -336,20 +337,14 @@ def _calibration(df: pd.DataFrame) -> dict[str, Any]:
     sub = df[df["correct"].notna() & df["probability"].notna()]
     p = sub["probability"].to_numpy(dtype=float)
     y = sub["correct"].astype(float).to_numpy()
-    bins = []
-    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, CALIBRATION_BINS - 1)
-    for b in range(CALIBRATION_BINS):
-        m = which == b
-        if m.any():
-            bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(m.sum()),
-                         "mean_predicted": float(p[m].mean()), "realized_frequency": float(y[m].mean())})
-    out: dict[str, Any] = {"n": len(p), "bins": bins, "brier": None, "baseline_brier": None, "ece": None}
+    table = calibration_bins(y, p, np.linspace(0.0, 1.0, CALIBRATION_BINS + 1))
+    bins = [{"lo": b.lo, "hi": b.hi, "n": b.n, "mean_predicted": b.mean_predicted,
+             "realized_frequency": b.observed} for b in table]
+    out: dict[str, Any] = {"n": len(p), "bins": bins, "brier": None, "baseline_brier": None,
+                           "ece": expected_calibration_error(table)}
     if len(p):
-        out["brier"] = float(np.mean((p - y) ** 2))
-        out["baseline_brier"] = float(np.mean((y.mean() - y) ** 2))  # always predicting the base rate
-        gaps = sum(b["n"] * abs(b["mean_predicted"] - b["realized_frequency"]) for b in bins)
-        out["ece"] = float(gaps / len(p))  # expected calibration error
+        out["brier"] = brier(y, p)
+        out["baseline_brier"] = brier(y, np.full(len(y), y.mean()))  # always predicting the base rate
     return out
 
 

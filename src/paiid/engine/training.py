@@ -18,39 +18,36 @@ one write of the pointer file (`registry.promote_set`). A run that fails anywher
 versions it registered stay on disk, unpromoted, for inspection. (`ensure_models`, which trains only what
 is missing, promotes the models that trained and reports the others: there was no earlier set to keep.)
 
-Two processes never train at once (an fcntl lock on `models/.train.lock`): a second `paiid train`, or a
-server worker that needs models while another is training them, waits and then sees the new versions.
+Two runs never train at once (a file lock on `models/.train.lock`, re-entrant within one thread): a
+second `paiid train`, or a server thread or worker that needs models while another is training them,
+waits and then sees the new versions.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import importlib
-import inspect
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from paiid import config
+from paiid.data import available_symbols, describe_symbols, load_bars, normalise_symbol
 from paiid.engine import registry
+from paiid.engine.catalog import MODELS
 from paiid.engine.registry import ModelInfo
 from paiid.errors import BadInput, DataValidationError, NotEnoughHistory, PaiidError, UnknownSymbol
+from paiid.features import SCALE_FREE, WARMUP, build_features
+from paiid.ml.base import Trained, data_fingerprint
+from paiid.ml.selector import HORIZON, MIN_BARS
 from paiid.progress import note, track
 
 log = logging.getLogger("paiid.training")
 
-#: model name -> "module:function", in dependency order (each trainer gets the models before it as `deps`).
-TRAINERS: dict[str, str] = {
-    "regime": "paiid.ml.regime:train",
-    "pattern_scorer": "paiid.ml.patterns:train",
-    "selector": "paiid.ml.selector:train",
-    "tradeprob": "paiid.ml.tradeprob:train",
-}
+#: model name -> trainer, in dependency order (each trainer gets the models before it as `deps`).
+TRAINERS: dict[str, Callable[..., Trained]] = {name: kind.train for name, kind in MODELS.items()}
 
 #: Timeframe of the symbols trained on by default (see the module docstring for why not hourly).
 DEFAULT_TIMEFRAME = "daily"
@@ -70,64 +67,33 @@ class TrainResult(list):
 
 # ------------------------------------------------------------------------------------------ locking
 
-_thread_lock = threading.RLock()
-_depth = 0
-_lock_file: Any = None
 
-
-@contextlib.contextmanager
-def training_lock() -> Iterator[None]:
-    """Exclusive across processes (fcntl) and threads; re-entrant within one thread."""
-    global _depth, _lock_file
-    with _thread_lock:
-        if _depth == 0:
-            fh = open(config.models_dir() / ".train.lock", "a+")  # noqa: SIM115 - held across the block
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            _lock_file = fh
-        _depth += 1
-        try:
-            yield
-        finally:
-            _depth -= 1
-            if _depth == 0:
-                fh, _lock_file = _lock_file, None
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-                fh.close()
+def training_lock() -> FileLock:
+    """Exclusive across processes and threads; re-entrant within one thread (`registry.file_lock`)."""
+    return registry.file_lock(config.models_dir() / ".train.lock")
 
 
 # ------------------------------------------------------------------------------------------ trainers
 
 
-def resolve_trainer(name: str) -> Callable[..., Any] | None:
-    """The trainer function of `name`, or None while its module (or function) does not exist yet."""
-    try:
-        spec = TRAINERS[name]
-    except KeyError:
-        raise BadInput(f"unknown model {name!r}; known: {', '.join(TRAINERS)}") from None
-    module, _, func = spec.partition(":")
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        # only "this module is not written yet" is skipped; a missing dependency inside it is a real error
-        missing = exc.name or ""
-        if missing.startswith("paiid") and (module == missing or module.startswith(missing + ".")):
-            return None
-        raise
-    return getattr(mod, func or "train", None)
+def model_names(only: list[str] | None = None) -> list[str]:
+    """The models a run trains, in dependency order: all, or `only` those (`BadInput` naming any unknown)."""
+    if not only:
+        return list(TRAINERS)
+    unknown = [n for n in only if n not in TRAINERS]
+    if unknown:
+        raise BadInput(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(TRAINERS)}")
+    return [n for n in TRAINERS if n in only]
 
 
 def default_symbols() -> list[str]:
     """Every available symbol with daily bars (bundled SPX, GOOG and daily imports), before screening."""
-    from paiid.data import describe_symbols
-
     return [s["symbol"] for s in describe_symbols() if s.get("timeframe") == DEFAULT_TIMEFRAME]
 
 
 def min_train_bars() -> int:
     """Fewest bars a symbol needs to be trained on: the selector's (the most demanding model's) warm-up
     and trailing windows, plus one label horizon, so the symbol gives at least one labelled date."""
-    from paiid.ml.selector import HORIZON, MIN_BARS
-
     return MIN_BARS + HORIZON
 
 
@@ -138,9 +104,6 @@ def unsuitable(symbol: str) -> PaiidError | None:
     or undefined on complete bars after the warm-up (what prices near the float limits produce)
     (`DataValidationError`). Any of these would otherwise fail a trainer for every symbol at once.
     """
-    from paiid.data import load_bars
-    from paiid.features import SCALE_FREE, WARMUP, build_features
-
     bars = load_bars(symbol)
     need = min_train_bars()
     if len(bars) < need:
@@ -190,8 +153,6 @@ def select_symbols(symbols: list[str] | None) -> tuple[list[str], list[dict[str,
     and be usable, else `UnknownSymbol` / `NotEnoughHistory` / `DataValidationError` naming it; an
     empty list is `BadInput` rather than "all", so a client bug never retrains everything.
     """
-    from paiid.data import available_symbols, normalise_symbol
-
     if symbols is None:
         syms, skipped = usable_symbols(None)
         if not syms:
@@ -243,16 +204,16 @@ def _feature_importances(model: Any, features: list[str] | None) -> dict[str, fl
 
 
 def _data_fingerprints(symbols: list[str]) -> list[dict[str, Any]]:
-    from paiid.data import load_bars
-    from paiid.ml.base import data_fingerprint
-
     return [data_fingerprint(s, load_bars(s)) for s in symbols]
 
 
-def _call_trainer(fn: Callable[..., Any], symbols: list[str], seed: int, deps: dict[str, Any]) -> Any:
-    params = inspect.signature(fn).parameters
-    takes_deps = "deps" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-    return fn(list(symbols), seed=seed, deps=dict(deps)) if takes_deps else fn(list(symbols), seed=seed)
+def run_trainer(name: str, symbols: list[str], *, seed: int, deps: dict[str, Any]) -> Trained:
+    """Fit model `name` on `symbols` (nothing registered): its trainer, given the fitted models it
+    builds on as `deps`. Training and retraining's challenger both come through here."""
+    result = TRAINERS[name](list(symbols), seed=seed, deps=dict(deps))
+    if not isinstance(result, Trained):
+        raise TypeError(f"trainer of {name!r} returned {type(result).__name__}, not paiid.ml.base.Trained")
+    return result
 
 
 def train_one(
@@ -262,10 +223,9 @@ def train_one(
     seed: int = 0,
     deps: dict[str, tuple[Any, ModelInfo]] | None = None,
     promote: bool = True,
-) -> ModelInfo | None:
-    """Train and register one model; None if its trainer does not exist yet."""
-    done = _train_and_save(name, symbols, seed=seed, deps=deps, promote=promote)
-    return None if done is None else done[1]
+) -> ModelInfo:
+    """Train and register one model."""
+    return _train_and_save(name, symbols, seed=seed, deps=deps, promote=promote)[1]
 
 
 def _train_and_save(
@@ -275,19 +235,10 @@ def _train_and_save(
     seed: int,
     deps: dict[str, tuple[Any, ModelInfo]] | None,
     promote: bool,
-) -> tuple[Any, ModelInfo] | None:
-    from paiid.ml.base import Trained
-
-    fn = resolve_trainer(name)
-    if fn is None:
-        return None
+) -> tuple[Any, ModelInfo]:
     deps = deps or {}
     started = time.perf_counter()
-    result = _call_trainer(fn, symbols, seed, {k: m for k, (m, _) in deps.items()})
-    if not isinstance(result, Trained):
-        raise TypeError(
-            f"trainer of {name!r} returned {type(result).__name__}, expected paiid.ml.base.Trained"
-        )
+    result = run_trainer(name, symbols, seed=seed, deps={k: m for k, (m, _) in deps.items()})
     meta = dict(result.metadata or {})
     meta.setdefault("features", [])
     meta.setdefault("params", {})
@@ -299,7 +250,7 @@ def _train_and_save(
         if fi is not None:
             meta["feature_importances"] = fi
     meta["training"] = {
-        "trainer": TRAINERS[name],
+        "trainer": f"{TRAINERS[name].__module__}.{TRAINERS[name].__qualname__}",
         "symbols": list(symbols),
         "seed": seed,
         "deps": {k: info.version for k, (_, info) in deps.items()},
@@ -343,11 +294,6 @@ def _run(
                     dep = _registered_dep(earlier)
                     if dep is not None:
                         deps[earlier] = dep
-            if resolve_trainer(name) is None:
-                reason = f"trainer {TRAINERS[name]} is not available yet"
-                note(f"skipping {name}: {reason}")
-                out.skipped.append({"name": name, "reason": reason})
-                continue
             note(f"training {name} on {', '.join(symbols)}")
             try:
                 done = _train_and_save(name, symbols, seed=seed, deps=deps, promote=False)
@@ -358,9 +304,8 @@ def _run(
                 _failed.add((str(config.models_dir()), name))
                 out.skipped.append({"name": name, "reason": f"training failed: {type(exc).__name__}: {exc}"})
                 continue
-            if done is not None:
-                deps[name] = done  # later trainers of this run build on the new model, not the served one
-                trained[name] = done[1].version
+            deps[name] = done  # later trainers of this run build on the new model, not the served one
+            trained[name] = done[1].version
         if trained:
             note(f"checking and promoting {', '.join(f'{n} v{v}' for n, v in trained.items())}")
             out.extend(registry.promote_set(trained, reason=f"trained on {', '.join(symbols)} (seed {seed})"))
@@ -378,16 +323,10 @@ def train_all(
     """Train every model (or `only` those) on `symbols` and promote the new versions together.
 
     `symbols=None` trains on every usable daily symbol (the others are in `result.skipped_symbols`).
-    Models not retrained in this run but needed as `deps` come from the registry. A trainer whose
-    module does not exist yet is skipped and listed in `result.skipped`. Any other failure promotes
+    Models not retrained in this run but needed as `deps` come from the registry. Any failure promotes
     nothing and raises.
     """
-    names = list(TRAINERS)
-    if only:
-        unknown = [n for n in only if n not in TRAINERS]
-        if unknown:
-            raise BadInput(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(TRAINERS)}")
-        names = [n for n in TRAINERS if n in only]
+    names = model_names(only)
     syms, skipped_symbols = select_symbols(symbols)
     with training_lock():
         return _run(names, syms, seed, set(names), "training models", skipped_symbols)
@@ -398,8 +337,8 @@ _failed: set[tuple[str, str]] = set()
 
 
 def missing_models() -> list[str]:
-    """Names in TRAINERS with no registered version whose trainer exists."""
-    return [n for n in TRAINERS if not registry.has_model(n) and resolve_trainer(n) is not None]
+    """Names in TRAINERS with no registered version."""
+    return [n for n in TRAINERS if not registry.has_model(n)]
 
 
 def ensure_models(names: list[str] | None = None) -> TrainResult:

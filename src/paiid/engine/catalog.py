@@ -1,0 +1,41 @@
+"""The models paiid trains and serves: one row a model, the one list of their names.
+
+Each row says, for one model name, the class every saved version must be (`registry.MODEL_CLASSES`),
+its trainer (`training.TRAINERS`) and the holdout scorer `paiid retrain` compares champion and
+challenger with (`retrain.HOLDOUT_SCORERS`); those three are read off this table, so a new model is
+one row here and nothing else in the engine. Rows are in dependency order: each trainer gets the
+models of the rows above it as `deps`.
+
+The interfaces every ML area provides::
+
+    train(symbols: list[str], *, seed: int, deps: dict[str, model]) -> paiid.ml.base.Trained
+    holdout_score(model, bars: dict[str, DataFrame], start: Timestamp, *, deps: dict) -> dict
+        # {"metric": str, "value": float, "higher_is_better": bool, "n": int, "baseline": float | None}
+        # scores only decisions at or after `start` (bars hold the history before it for features)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from paiid.ml import patterns, regime, selector, tradeprob
+from paiid.ml.base import Trained
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What the engine needs to know of one model: its class, its trainer and its holdout scorer."""
+
+    cls: type
+    train: Callable[..., Trained]
+    holdout_score: Callable[..., dict[str, Any]]
+
+
+MODELS: dict[str, ModelKind] = {
+    "regime": ModelKind(regime.RegimeDetector, regime.train, regime.holdout_score),
+    "pattern_scorer": ModelKind(patterns.PatternScorer, patterns.train, patterns.holdout_score),
+    "selector": ModelKind(selector.StrategySelector, selector.train, selector.holdout_score),
+    "tradeprob": ModelKind(tradeprob.TradeProbModel, tradeprob.train, tradeprob.holdout_score),
+}
