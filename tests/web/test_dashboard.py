@@ -1,7 +1,7 @@
 """The dashboard in a real browser: Debian's chromium (Playwright) against a real `paiid serve`.
 
 The server is a subprocess on 127.0.0.1 with its own PAIID_HOME whose models were trained once per
-session on SPX (`paiid.bench.api.shared_test_home`), so the test exercises exactly what a user runs.
+session on SPX (the `trained` fixture of tests/conftest.py), so the test exercises exactly what a user runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from paiid.bench.api import Server, linked_home, serve, shared_test_home
+from paiid.bench.api import Server, linked_home, serve
 from paiid.engine.orchestrator import ab_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -40,8 +40,7 @@ def _chart(page) -> dict:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    trained = shared_test_home(tmp_path_factory.getbasetemp())
+def server(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serve(linked_home(trained, tmp_path_factory.mktemp("dashboard-home"))) as srv:
         yield srv
 

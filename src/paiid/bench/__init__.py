@@ -2,21 +2,19 @@
 
 These machines are noisy, so every figure is a ratio of our code against a peer timed moments
 apart in the same process. Each area adds cases in its own module here with the `@case` decorator;
-`run()` imports every module listed in `AREAS` and runs their cases in order.
+`paiid.bench.runner` imports every area module and runs their cases in its order. This module holds
+only what the areas share, so that they can import it without importing each other.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
-
-AREAS = ["features", "backtest", "regime", "patterns", "api", "optimize"]
 
 
 @dataclass
@@ -33,14 +31,17 @@ class BenchResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-_CASES: list[tuple[str, Callable[[], BenchResult | list[BenchResult]]]] = []
+Case = Callable[[], BenchResult | list[BenchResult]]
+
+#: Every case of the imported area modules, as (name, function), in the order they were defined.
+CASES: list[tuple[str, Case]] = []
 
 
-def case(name: str) -> Callable:
-    """Register a benchmark function returning one or more `BenchResult`s."""
+def case(name: str) -> Callable[[Case], Case]:
+    """Register a benchmark function returning one or more `BenchResult`s under `name`."""
 
-    def deco(fn: Callable[[], BenchResult | list[BenchResult]]) -> Callable:
-        _CASES.append((name, fn))
+    def deco(fn: Case) -> Case:
+        CASES.append((name, fn))
         return fn
 
     return deco
@@ -58,6 +59,7 @@ def best_time(fn: Callable[[], Any], repeat: int = 5, number: int = 1) -> float:
 
 
 def machine() -> dict[str, Any]:
+    """Where and when the figures were measured (they only mean something beside these)."""
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
@@ -65,21 +67,3 @@ def machine() -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
     }
-
-
-def run(only: list[str] | None = None) -> dict[str, Any]:
-    """Run every registered case (or those whose name contains one of `only`)."""
-    from paiid.progress import track
-
-    for area in AREAS:
-        try:
-            importlib.import_module(f"paiid.bench.{area}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"paiid.bench.{area}":
-                raise
-    selected = [(n, f) for n, f in _CASES if not only or any(o in n for o in only)]
-    results: list[BenchResult] = []
-    for _name, fn in track(selected, "benchmarks"):
-        out = fn()
-        results.extend(out if isinstance(out, list) else [out])
-    return {"machine": machine(), "results": [asdict(r) for r in results]}

@@ -2,7 +2,7 @@
 
 Why a real server: the figures users care about include uvicorn, FastAPI, JSON encoding and the
 prediction-log write, so the bench starts `paiid serve` as a subprocess and talks HTTP to it.
-The same harness (`serve`, `trained_home`) runs the server for the load, schemathesis and browser
+The same harness (`serve`, `linked_home`) runs the server for the load, schemathesis and browser
 tests, so what is benchmarked is what is tested.
 
 Measured (peers timed in the same run, because these machines are shared and noisy):
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -39,9 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
+from paiid import config
 from paiid.bench import BenchResult, case
+from paiid.data import load_bars
+from paiid.engine.training import ensure_models
 
 RECOMMENDATIONS = "/api/ai/recommendations"
 
@@ -64,7 +67,7 @@ def paiid_command(*args: str) -> list[str]:
     return [sys.executable, "-c", "from paiid.cli.main import main; main()", *args]
 
 
-def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+def child_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment pointed at `home`, with no database URL or API key leaking in."""
     env = {k: v for k, v in os.environ.items() if k not in ("PAIID_DATABASE_URL", "PAIID_API_KEY")}
     env.update({"PAIID_HOME": str(home), "PAIID_QUIET": "1", "PYTHONUNBUFFERED": "1"})
@@ -103,8 +106,6 @@ def serve(
     is why the timeout is generous). The server runs in its own process group, which is stopped
     (SIGTERM, then SIGKILL) on exit so no uvicorn worker outlives the block.
     """
-    import httpx
-
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -112,7 +113,7 @@ def serve(
     with open(log_path, "wb") as log_fh:
         proc = subprocess.Popen(
             paiid_command("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
-            env=_env(home, env), stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=child_env(home, env), stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     server = Server(url=f"http://127.0.0.1:{port}", home=home, proc=proc, log_path=log_path)
@@ -150,33 +151,6 @@ def _stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # stragglers (uvicorn workers) of the group, if any
 
 
-def trained_home(home: Path, symbols: Sequence[str] = ("SPX",), timeout: float = 900.0) -> Path:
-    """A `PAIID_HOME` with models trained on `symbols`, trained once even when many processes ask.
-
-    Tests running in parallel (pytest-xdist) share one such home: the first caller trains with
-    `paiid train --symbols ...` under an exclusive file lock and leaves a marker; the rest wait on
-    the lock and reuse the models.
-    """
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    marker = home / ".trained"
-    with open(home / ".train.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not marker.exists():
-                out = subprocess.run(
-                    paiid_command("train", "--symbols", *symbols, "--json"),
-                    env=_env(home), capture_output=True, text=True, timeout=timeout,
-                    stdin=subprocess.DEVNULL,
-                )
-                if out.returncode != 0:
-                    raise RuntimeError(f"paiid train failed ({out.returncode}):\n{out.stderr[-4000:]}")
-                marker.write_text(out.stdout)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return home
-
-
 def linked_home(models_from: Path, home: Path) -> Path:
     """A fresh `PAIID_HOME` (own database, so its own prediction log) serving another home's models.
 
@@ -191,20 +165,10 @@ def linked_home(models_from: Path, home: Path) -> Path:
     return home
 
 
-def shared_test_home(basetemp: Path, symbols: Sequence[str] = ("SPX",)) -> Path:
-    """The trained home every test of one pytest session shares, even across xdist workers.
-
-    `basetemp` is pytest's `tmp_path_factory.getbasetemp()`; under xdist each worker has its own,
-    whose parent is the session's, so the models are trained once per session, not once per worker.
-    """
-    root = Path(basetemp).parent if os.environ.get("PYTEST_XDIST_WORKER") else Path(basetemp)
-    return trained_home(root / f"trained-{'-'.join(symbols)}", symbols)
-
-
 # ---------------------------------------------------------------------------------------- measuring
 
 
-def _percentiles(samples: Sequence[float]) -> dict[str, float]:
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
     arr = np.asarray(samples, dtype=float)
     return {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99)),
             "mean": float(arr.mean()), "n": int(arr.size)}
@@ -212,8 +176,6 @@ def _percentiles(samples: Sequence[float]) -> dict[str, float]:
 
 def sequential_latency(url: str, paths: Sequence[str], headers: dict[str, str] | None = None) -> list[float]:
     """Wall time of each request over one keep-alive connection, in order (raises on non-200)."""
-    import httpx
-
     out: list[float] = []
     with httpx.Client(timeout=60.0, headers=headers) as client:
         for path in paths:
@@ -244,8 +206,6 @@ def _wrk(url: str, seconds: int, connections: int, threads: int) -> dict[str, An
 
 
 async def _httpx_load(url: str, seconds: float, concurrency: int) -> dict[str, Any]:
-    import httpx
-
     stop = time.perf_counter() + seconds
     done = 0
     bad = 0
@@ -276,14 +236,9 @@ def load(url: str, seconds: int = 5, connections: int = 16) -> dict[str, Any]:
     return res
 
 
-def _bench_home() -> tuple[Path, tempfile.TemporaryDirectory]:
+def bench_home() -> tuple[Path, tempfile.TemporaryDirectory]:
     """A scratch PAIID_HOME whose models/ is the user's model directory (trained if empty)."""
-    from paiid import config
-
-    with contextlib.suppress(ImportError):
-        from paiid.engine.training import ensure_models
-
-        ensure_models()
+    ensure_models()
     tmp = tempfile.TemporaryDirectory(prefix="paiid-bench-")
     return linked_home(config.home(), Path(tmp.name)), tmp
 
@@ -294,8 +249,6 @@ async def _warm_all_workers(url: str, concurrency: int = 8, rounds: int = 20) ->
     Each uvicorn worker has its own model and answer caches, and a sequential client may always be
     accepted by the same worker; concurrent requests reach all of them.
     """
-    import httpx
-
     async with httpx.AsyncClient(timeout=120.0) as client:
         for _ in range(rounds):
             answers = await asyncio.gather(*(client.get(url) for _ in range(concurrency)))
@@ -307,17 +260,15 @@ async def _warm_all_workers(url: str, concurrency: int = 8, rounds: int = 20) ->
 def measure(home: Path, *, warm_n: int = 300, cold_n: int = 40, load_seconds: int = 5,
             connections: int = 16, symbol: str = "SPX") -> dict[str, Any]:
     """The API figures against fresh servers on `home`: latency on one worker, throughput on 1 and 2."""
-    from paiid.data import load_bars
-
     dates = [d.strftime("%Y-%m-%d") for d in load_bars(symbol).index[-(cold_n + 260):-260]]
     warm_path = f"{RECOMMENDATIONS}?symbol={symbol}"
     out: dict[str, Any] = {}
     with serve(home, workers=1) as srv:
         asyncio.run(_warm_all_workers(srv.url + warm_path))
         sequential_latency(srv.url, ["/health"] * 20)
-        out["health"] = _percentiles(sequential_latency(srv.url, ["/health"] * warm_n))
-        out["warm"] = _percentiles(sequential_latency(srv.url, [warm_path] * warm_n))
-        out["cold"] = _percentiles(sequential_latency(srv.url, [f"{warm_path}&date={d}" for d in dates]))
+        out["health"] = percentiles(sequential_latency(srv.url, ["/health"] * warm_n))
+        out["warm"] = percentiles(sequential_latency(srv.url, [warm_path] * warm_n))
+        out["cold"] = percentiles(sequential_latency(srv.url, [f"{warm_path}&date={d}" for d in dates]))
         out["load_health_1"] = load(f"{srv.url}/health", load_seconds, connections)
         out["load_recommendations_1"] = load(srv.url + warm_path, load_seconds, connections)
     with serve(home, workers=2) as srv:
@@ -330,7 +281,7 @@ def measure(home: Path, *, warm_n: int = 300, cold_n: int = 40, load_seconds: in
 @case("api")
 def bench_api() -> list[BenchResult]:
     """Latency (warm/cold) and throughput of /api/ai/recommendations against a real uvicorn server."""
-    home, tmp = _bench_home()
+    home, tmp = bench_home()
     try:
         m = measure(home)
     finally:
@@ -343,13 +294,13 @@ def bench_api() -> list[BenchResult]:
             name="GET /api/ai/recommendations warm (cached), p99, 1 worker",
             ours_s=warm["p99"], peer="GET /health p99 (same server, same client)", peer_s=health["p99"],
             ratio=health["p99"] / warm["p99"], target="warm p99 < 20 ms", meets_target=warm["p99"] < 0.020,
-            details={**detail, "warm_ms": _ms(warm), "health_ms": _ms(health)},
+            details={**detail, "warm_ms": as_ms(warm), "health_ms": as_ms(health)},
         ),
         BenchResult(
             name="GET /api/ai/recommendations cold (new symbol-date), p99, 1 worker",
             ours_s=cold["p99"], peer="the same endpoint warm, p99", peer_s=warm["p99"],
             ratio=warm["p99"] / cold["p99"], target="cold p99 < 300 ms", meets_target=cold["p99"] < 0.300,
-            details={**detail, "cold_ms": _ms(cold)},
+            details={**detail, "cold_ms": as_ms(cold)},
         ),
     ]
     for workers in (1, 2):
@@ -366,7 +317,7 @@ def bench_api() -> list[BenchResult]:
     return results
 
 
-def _ms(p: dict[str, float]) -> dict[str, float]:
+def as_ms(p: dict[str, float]) -> dict[str, float]:
     return {k: (round(v * 1e3, 3) if k != "n" else v) for k, v in p.items()}
 
 

@@ -7,7 +7,7 @@ the same file in the same run; the re-import recognises the file (`importer.impo
 nothing. Both commands also pay Python's start-up and paiid's imports (`process_start_s`, measured
 alone), so the same two imports are timed inside one process as well (`in_process`), with the stages
 of an unchanged import that is not recognised (the path a renamed copy of the file takes).
-Issue 12 measured the code before its fix on the same kind of file:
+The store as it was before its rewrite was measured on the same kind of file:
 `BEFORE`, quoted beside the new figures (not re-measured here).
 
 Then a real `paiid serve` on the same database answers `GET /api/ml/market-regime` (each answer
@@ -31,19 +31,23 @@ import pandas as pd
 
 from paiid.bench import BenchResult, case
 from paiid.bench.api import (
-    _bench_home,
-    _env,
-    _ms,
-    _percentiles,
+    as_ms,
+    bench_home,
+    child_env,
     paiid_command,
+    percentiles,
     sequential_latency,
     serve,
 )
+from paiid.data.importer import check_session, import_file, read_table
+from paiid.data.repository import timeframe_of
+from paiid.data.store import upsert_bars
+from paiid.data.validate import validate_bars
 
 ROWS = 1_000_000
 PEAK_TARGET_MB = 500
 REIMPORT_TARGET = 5.0
-#: Issue 12, finding 11: 1M rows imported in 29 s at 1.35 GB peak; the re-import 31 s at 2.15 GB.
+#: The store before its rewrite: 1M rows imported in 29 s at 1.35 GB peak; the re-import 31 s at 2.15 GB.
 BEFORE = {"import_s": 29.0, "import_peak_mb": 1350, "reimport_s": 31.0, "reimport_peak_mb": 2150,
           "server_p99_during_import_s": 3.3}
 REGIME = "/api/ml/market-regime?symbol=SPX"
@@ -72,7 +76,7 @@ def timed_import(home: Path, path: Path, symbol: str) -> dict[str, Any]:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(paiid_command("data", "import", str(path), "--symbol", symbol, "--json"),
-                                env=_env(home), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                                env=child_env(home), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -90,8 +94,8 @@ def process_start(home: Path, runs: int = 3) -> float:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import paiid.cli.main, paiid.data.importer"], env=_env(home),
-                       check=True, stdin=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-c", "import paiid.cli.main, paiid.data.importer"],
+                       env=child_env(home), check=True, stdin=subprocess.DEVNULL)
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
 
@@ -100,11 +104,6 @@ def stage_timings(path: str, symbol: str) -> dict[str, Any]:
     """In this process: `import_file` of `path` (new symbol), the same call again, then the stages of an
     unchanged import that is not recognised (`import_bars`' stages: read, validate, session check,
     store). Seconds."""
-    from paiid.data.importer import check_session, import_file, read_table
-    from paiid.data.repository import timeframe_of
-    from paiid.data.store import upsert_bars
-    from paiid.data.validate import validate_bars
-
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     import_file(path, symbol)
@@ -137,7 +136,7 @@ def in_process(home: Path, path: Path, symbol: str) -> dict[str, Any]:
     """`stage_timings` in a fresh process on `home` (so the engine and caches are that home's)."""
     code = ("import json, sys; from paiid.bench.data import stage_timings; "
             "print(json.dumps(stage_timings(sys.argv[1], sys.argv[2])))")
-    proc = subprocess.run([sys.executable, "-c", code, str(path), symbol], env=_env(home),
+    proc = subprocess.run([sys.executable, "-c", code, str(path), symbol], env=child_env(home),
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise RuntimeError(f"in-process import timing failed: {proc.stderr[-2000:]}")
@@ -154,7 +153,7 @@ def api_latency_during_import(home: Path, csv: Path, symbol: str, idle_n: int = 
         sequential_latency(srv.url, [REGIME] * 10)  # warm the model and answer caches
         idle = sequential_latency(srv.url, [REGIME] * idle_n)
         proc = subprocess.Popen(paiid_command("data", "import", str(csv), "--symbol", symbol, "--json"),
-                                env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=child_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL)
         during: list[float] = []
         while proc.poll() is None:
@@ -162,8 +161,8 @@ def api_latency_during_import(home: Path, csv: Path, symbol: str, idle_n: int = 
         if proc.returncode != 0:
             raise RuntimeError(f"paiid data import exited {proc.returncode}: {proc.stderr.read()[-2000:]!r}")
     # The slowest request is the one that waited for the import's write lock: p99 alone can hide it.
-    return {"idle": {**_percentiles(idle), "max": max(idle)},
-            "during": {**_percentiles(during), "max": max(during)}}
+    return {"idle": {**percentiles(idle), "max": max(idle)},
+            "during": {**percentiles(during), "max": max(during)}}
 
 
 @case("data")
@@ -179,7 +178,7 @@ def bench_import() -> list[BenchResult]:
         inproc_home = Path(tmp) / "home-in-process"
         inproc_home.mkdir()
         inproc = in_process(inproc_home, csv, "BENCH1M")
-        server_home, server_tmp = _bench_home()
+        server_home, server_tmp = bench_home()
         try:
             api = api_latency_during_import(server_home, csv, "BENCH1M")
         finally:
@@ -223,7 +222,7 @@ def bench_import() -> list[BenchResult]:
             peer_s=idle["p99"], ratio=idle["p99"] / during["p99"],
             target="p99 during the import < 1 s and no request > 2 s (max in details)",
             meets_target=during["p99"] < 1.0 and during["max"] < 2.0,
-            details={"idle_ms": _ms(idle), "during_ms": _ms(during),
+            details={"idle_ms": as_ms(idle), "during_ms": as_ms(during),
                      "before": {"server_p99_during_import_s": BEFORE["server_p99_during_import_s"]}},
         ),
     ]

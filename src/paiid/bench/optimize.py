@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from paiid.bench import BenchResult, best_time, case
+from paiid.engine import executor
+from paiid.ml.optimize import optimize
 
 
 def synthetic_bars(n_bars: int, seed: int | list[int], start: str = "2000-01-03") -> pd.DataFrame:
@@ -64,9 +66,6 @@ def bench_scale_out() -> list[BenchResult]:
 
 
 def _bench_scale_out() -> list[BenchResult]:
-    from paiid.engine import executor
-    from paiid.ml.optimize import optimize
-
     uni = synthetic_universe(100, 5000, seed=0)
     names = list(uni)
     loader = functools.partial(synthetic_symbol, n_bars=5000, seed=0)

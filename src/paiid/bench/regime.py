@@ -13,6 +13,7 @@ import numpy as np
 from hmmlearn.hmm import GaussianHMM
 
 from paiid.bench import BenchResult, best_time, case
+from paiid.bench.api import bench_home, percentiles, sequential_latency, serve
 from paiid.data import load_bars
 from paiid.ml.regime import RegimeDetector, regime_answer, train
 
@@ -73,15 +74,14 @@ def bench_regime_http() -> BenchResult:
     Every request recomputes the answer (the endpoint has no answer cache), so "warm" means only that
     the model and the bars are already loaded in the worker.
     """
-    from paiid.bench.api import _bench_home, _percentiles, sequential_latency, serve
 
-    home, tmp = _bench_home()
+    home, tmp = bench_home()
     try:
         with serve(home) as srv:
             path = "/api/ml/market-regime?symbol=SPX"
             sequential_latency(srv.url, [path] * 10 + ["/health"] * 10)  # load model and bars
-            health = _percentiles(sequential_latency(srv.url, ["/health"] * 200))
-            warm = _percentiles(sequential_latency(srv.url, [path] * 200))
+            health = percentiles(sequential_latency(srv.url, ["/health"] * 200))
+            warm = percentiles(sequential_latency(srv.url, [path] * 200))
     finally:
         tmp.cleanup()
     return BenchResult(

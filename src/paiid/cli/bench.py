@@ -13,7 +13,7 @@ def bench(
     as_json: bool = JsonOpt,
 ) -> None:
     """Speed ratios against named peers (ta, backtesting.py, ...) measured in the same run."""
-    from paiid.bench import run
+    from paiid.bench.runner import run
 
     report = run(only)
 
