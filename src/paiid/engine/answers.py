@@ -11,40 +11,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from paiid.backtest import get_strategy
+from paiid.data import load_bars, normalise_symbol
+from paiid.engine.service import get_model
 from paiid.engine.tracking import log_served
+from paiid.errors import NotEnoughHistory, PaiidError
+from paiid.ml import context as ml_context
+from paiid.ml import patterns as ml_patterns
+from paiid.ml import regime as ml_regime
+from paiid.ml import selector as ml_selector
+from paiid.ml.tradeprob import parse_side, trade_answer
 
 
 def regime(symbol: str, date: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
     """`paiid regime` / `GET /api/ml/market-regime` as of the close of `date` (default: last bar)."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.engine.service import get_model
-    from paiid.errors import NotEnoughHistory
-    from paiid.ml.regime import MIN_BARS, regime_answer
-
     sym = normalise_symbol(symbol)
     bars = load_bars(sym, end=date)
-    if len(bars) < MIN_BARS:
-        raise NotEnoughHistory(f"regime detection for {sym}", MIN_BARS, len(bars))
-    answer = regime_answer(get_model("regime"), bars, sym)
+    if len(bars) < ml_regime.MIN_BARS:
+        raise NotEnoughHistory(f"regime detection for {sym}", ml_regime.MIN_BARS, len(bars))
+    answer = ml_regime.regime_answer(get_model("regime"), bars, sym)
     log_served("regime", sym, answer, model_name="regime", user_id=user_id)
     return answer
 
 
 def recommendation(symbol: str, date: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
     """`paiid recommend` / `GET /api/ml/recommend-strategy`: templates ranked for the next 20 bars."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.engine.service import get_model
-    from paiid.errors import PaiidError
-    from paiid.ml.selector import MIN_BARS, recommend_answer
-
     sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date, min_bars=MIN_BARS, what=f"a strategy recommendation for {sym}")
+    bars = load_bars(sym, end=date, min_bars=ml_selector.MIN_BARS,
+                     what=f"a strategy recommendation for {sym}")
     model = get_model("selector")
     try:
         regime_model = get_model("regime")
     except PaiidError:  # the recommendation still works with the selector's own regime rule
         regime_model = None
-    answer = recommend_answer(model, regime_model, bars, sym)
+    answer = ml_selector.recommend_answer(model, regime_model, bars, sym)
     log_served("recommendation", sym, answer, model_name="selector", user_id=user_id)
     return answer
 
@@ -52,17 +52,11 @@ def recommendation(symbol: str, date: str | None = None, *, user_id: str | None 
 def trade(symbol: str, strategy: str, side: str | None = None, date: str | None = None, *,
           user_id: str | None = None) -> dict[str, Any]:
     """`paiid predict-trade` / `POST /api/ml/predict-trade`: win probability of a proposed trade."""
-    from paiid.backtest import get_strategy
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.engine.service import get_model
-    from paiid.ml.selector import MIN_BARS
-    from paiid.ml.tradeprob import parse_side, trade_answer
-
     tid = get_strategy(strategy).id  # names the valid ids
     if side is not None:
         parse_side(side)
     sym = normalise_symbol(symbol)
-    bars = load_bars(sym, end=date, min_bars=MIN_BARS, what=f"a trade prediction for {sym}")
+    bars = load_bars(sym, end=date, min_bars=ml_context.MIN_BARS, what=f"a trade prediction for {sym}")
     answer = trade_answer(get_model("tradeprob"), bars, sym, tid, side)
     log_served("trade", sym, answer, model_name="tradeprob", user_id=user_id)
     return answer
@@ -71,16 +65,12 @@ def trade(symbol: str, strategy: str, side: str | None = None, date: str | None 
 def patterns(symbol: str, date: str | None = None, timeframe: str = "daily", *,
              user_id: str | None = None) -> dict[str, Any]:
     """`paiid patterns` / `GET /api/ml/detect-patterns`: patterns confirmed recently, as of `date`."""
-    from paiid.data import load_bars, normalise_symbol
-    from paiid.engine.service import get_model
-    from paiid.errors import NotEnoughHistory
-    from paiid.ml.patterns import MIN_BARS, patterns_answer, to_timeframe
-
     sym = normalise_symbol(symbol)
     bars = load_bars(sym, end=date)
-    n_bars = len(to_timeframe(bars, timeframe))
-    if n_bars < MIN_BARS:
-        raise NotEnoughHistory(f"pattern detection for {sym} on {timeframe} bars", MIN_BARS, n_bars)
-    answer = patterns_answer(get_model("pattern_scorer"), bars, sym, timeframe)
+    n_bars = len(ml_patterns.to_timeframe(bars, timeframe))
+    if n_bars < ml_patterns.MIN_BARS:
+        raise NotEnoughHistory(f"pattern detection for {sym} on {timeframe} bars", ml_patterns.MIN_BARS,
+                               n_bars)
+    answer = ml_patterns.patterns_answer(get_model("pattern_scorer"), bars, sym, timeframe)
     log_served("pattern", sym, answer, model_name="pattern_scorer", user_id=user_id)
     return answer
