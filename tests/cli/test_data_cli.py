@@ -271,3 +271,16 @@ def test_list_shows_file_names_as_written_not_as_markup(paiid_home: Path, tmp_pa
     out = paiid(paiid_home, "data", "list", columns=200)
     assert out.returncode == 0, out.stderr
     assert "file:[reverse]BOOM.csv" in out.stdout
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31", "1677-09-21", "2262-04-12"])
+def test_dates_beyond_the_representable_range_are_refused_naming_it(
+        paiid_home: Path, tmp_path: Path, date: str) -> None:
+    rows = make_csv_rows(5)
+    rows["Date"] = rows["Date"].astype(str)
+    rows.loc[0 if date < "2000" else 4, "Date"] = date
+    csv = tmp_path / "far.csv"
+    rows.to_csv(csv, index=False)
+    msg = refused(paiid(paiid_home, "data", "import", str(csv), "--symbol", "FAR"))  # one line, no warnings
+    assert "outside the range paiid handles (1677-09-22 to 2262-04-11)" in msg and date in msg
+    assert stored(paiid_home, "FAR") == []

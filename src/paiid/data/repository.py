@@ -13,7 +13,7 @@ from pandas.errors import OutOfBoundsDatetime
 
 from paiid.data.bundled import BUNDLED, load_bundled
 from paiid.data.store import read_bars, stored_symbols
-from paiid.data.validate import median_spacing, require_history
+from paiid.data.validate import FIRST_DATE, LAST_DATE, median_spacing, require_history
 from paiid.errors import BadInput, UnknownSymbol
 
 #: The characters a symbol may have, after NFKC normalisation and upper-casing (README, "Data").
@@ -78,9 +78,6 @@ def timeframe_of(index: pd.DatetimeIndex) -> str:
     return f"{int(step.total_seconds() // 60)}min"
 
 
-#: The dates paiid can represent: bars are datetime64[ns], whose range is pandas' Timestamp.min..max.
-FIRST_DATE = pd.Timestamp.min.ceil("D")
-LAST_DATE = pd.Timestamp.max.floor("D")
 #: What a plain date as `end` adds: the rest of its day (the last nanosecond included).
 _REST_OF_DAY = pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
 

@@ -8,6 +8,7 @@ Time zones are dropped after converting to UTC, so one schema serves daily and i
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,9 @@ from paiid.errors import BadInput, DataValidationError, NotEnoughHistory
 COLUMNS = ["open", "high", "low", "close", "volume"]
 DATE_COLUMNS = ("date", "datetime", "time", "timestamp")
 MAX_LISTED = 5
+#: The dates paiid can represent: bars are datetime64[ns], whose range is pandas' Timestamp.min..max.
+FIRST_DATE = pd.Timestamp.min.ceil("D")
+LAST_DATE = pd.Timestamp.max.floor("D")
 #: Accepted prices (open, high, low, close), inclusive. Below a hundred-millionth or above a trillion is
 #: a unit or parsing mistake for any instrument we model, and such values overflow or underflow the
 #: features (squared returns, volatilities) into inf/NaN.
@@ -184,7 +188,9 @@ def _parse_dates(values: pd.Series | pd.Index, date_format: str | None = None) -
         return pd.DatetimeIndex(pd.to_datetime(arr, format=date_format, errors="coerce", utc=True))
     if arr.dtype.kind in "iuf":
         return _parse_numeric_dates(arr.astype("float64"))
-    parsed = pd.DatetimeIndex(pd.to_datetime(arr, errors="coerce", utc=True))
+    with warnings.catch_warnings():  # "could not infer format": the rows are parsed one by one, as said
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.DatetimeIndex(pd.to_datetime(arr, errors="coerce", utc=True))
     bad = np.asarray(parsed.isna()) & ~np.asarray(pd.isna(arr))
     if bad.any():
         retry = pd.DatetimeIndex(pd.to_datetime(arr[bad], errors="coerce", utc=True, format="mixed"))
@@ -273,7 +279,22 @@ def _to_frame(
         local = _local_midnight_dates(idx, date_format)
         if local is not None:
             parsed = local
+    _check_date_range(parsed, idx, source)
     return parsed.tz_convert(None).astype("datetime64[ns]").rename("date"), columns
+
+
+def _check_date_range(parsed: pd.DatetimeIndex, raw: pd.Series | pd.Index, source: str) -> None:
+    """Refuse dates a bar index cannot hold (pandas parses year 1 or 9999 at a coarser unit, and the
+    conversion to nanoseconds would fail later with an internal error)."""
+    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    outside = np.asarray((parsed < lo) | (parsed > hi))
+    if outside.any():
+        rows = np.flatnonzero(outside)
+        examples = ", ".join(repr(str(v)) for v in np.asarray(raw)[rows[:3]])
+        raise DataValidationError([
+            f"{int(outside.sum())} date(s) outside the range paiid handles ({FIRST_DATE.date()} to "
+            f"{LAST_DATE.date()}) at row(s) {[int(i) for i in rows[:MAX_LISTED]]} ({examples})"
+        ], source)
 
 
 def validate_bars(
