@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
+from older_files import as_older_code_wrote_it
 from tiny_trainers import TinyModel
 
 from paiid import config
@@ -249,17 +250,6 @@ def test_concurrent_saves_get_distinct_versions():
         registry.load("selector", v)
 
 
-def _restamp(name: str, version: int, state: dict | None) -> None:
-    """Rewrite the state stamp of a sidecar as older code would have left it (None: no stamp at all)."""
-    side = config.models_dir() / name / f"v{version}.json"
-    doc = json.loads(side.read_text())
-    doc.pop("state")
-    if state is not None:
-        doc["state"] = state
-    doc["code_version"] = {"paiid": "0.0.1", "git_commit": None}
-    side.write_text(json.dumps(doc))
-
-
 @pytest.mark.parametrize(("state", "problem"), [
     (None, "no state version"),
     ({"class": "tiny_trainers.TinyModel", "version": 0}, "state has version 0"),
@@ -269,7 +259,7 @@ def test_a_file_with_another_state_version_is_refused_and_the_previous_version_s
     good = _fit(1)
     registry.save("regime", good, META)
     registry.save("regime", _fit(2), META)
-    _restamp("regime", 2, state)
+    as_older_code_wrote_it("regime", 2, state)
     with pytest.raises(ModelError) as err:
         registry.load("regime", 2)
     msg = err.value.message

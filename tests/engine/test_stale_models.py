@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from older_files import as_older_code_wrote_it
 
 from paiid.bench.api import paiid_command, serve
 from paiid.engine import registry, service
@@ -28,17 +29,6 @@ pytestmark = pytest.mark.slow
 OTHERS = ("selector", "tradeprob", "pattern_scorer")
 #: The stamp a file of the previous state version of `RegimeDetector` carries.
 OLDER_STATE = {"class": registry.type_name(RegimeDetector), "version": RegimeDetector.STATE_VERSION - 1}
-
-
-def _as_older_code_wrote_it(name: str, version: int, state: dict[str, Any] | None) -> None:
-    """Rewrite a sidecar as paiid 0.0.1 wrote them: its own code version and state stamp (None: none)."""
-    path = registry.model_dir(name) / f"v{version}.json"
-    doc = json.loads(path.read_text())
-    doc.pop("state")
-    if state is not None:
-        doc["state"] = state
-    doc["code_version"] = {"paiid": "0.0.1", "git_commit": None}
-    path.write_text(json.dumps(doc))
 
 
 def _home(trained: Path, home: Path, monkeypatch: pytest.MonkeyPatch, *, good_first: bool,
@@ -54,7 +44,7 @@ def _home(trained: Path, home: Path, monkeypatch: pytest.MonkeyPatch, *, good_fi
     if good_first:
         registry.save("regime", model, {"note": "good"})
     info = registry.save("regime", model, {"note": "saved by older code"})
-    _as_older_code_wrote_it("regime", info.version, state)
+    as_older_code_wrote_it("regime", info.version, state)
     service.clear_cache()
     return home
 
