@@ -53,6 +53,8 @@ LIBRARY_TYPES: frozenset[str] = frozenset({
     "sklearn.tree._tree.Tree",
     # the splitter a CalibratedClassifierCV keeps as its `cv`: ints, a float, an array (no __setstate__)
     "paiid.data.splits.PurgedWalkForward",
+    # each model's out-of-distribution check (arrays and floats only)
+    "paiid.ml.typicality.Typicality",
 })
 
 #: skops loaders that only rebuild data: containers, JSON scalars, numpy arrays (`allow_pickle=False`),
