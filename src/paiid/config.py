@@ -13,7 +13,7 @@ import functools
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         None, validation_alias="PAIID_OPTUNA_STORAGE",
         description="Optuna storage URL the optimisation workers share; unset: PAIID_DATABASE_URL if it "
                     "is a server database, else `optuna.db` in PAIID_HOME")
+    refit_every: Literal["month", "quarter", "year"] = Field(
+        "quarter", validation_alias="PAIID_REFIT_EVERY",
+        description="how often models are refit on the calendar: an answer as of D is served by the models "
+                    "fitted on data up to the last `month`, `quarter` or `year` end on or before D")
     quiet: bool = Field(
         False, validation_alias="PAIID_QUIET",
         description="`1` silences progress bars and status notes on stderr")

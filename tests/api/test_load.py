@@ -16,7 +16,9 @@ import httpx
 import pytest
 
 from paiid.bench.api import linked_home, serve
-from paiid.engine.orchestrator import ab_group
+from paiid.data import load_bars
+from paiid.engine import vintages
+from paiid.engine.orchestrator import MODEL_NAMES, ab_group
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +45,19 @@ async def _burst(url: str) -> list[tuple[int, dict]]:
         return await asyncio.gather(*(one(client, i) for i in range(REQUESTS)))
 
 
+def _fit_vintages(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fit (once per session: they land in the shared models) the models the past dates are served by."""
+    monkeypatch.setenv("PAIID_HOME", str(home))
+    for date in filter(None, DATES):
+        bars = load_bars("SPX", end=date)
+        for name in MODEL_NAMES:
+            vintages.serving(name, bars)
+
+
 def test_no_prediction_row_lost_with_two_workers(
-        trained: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+        trained: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     home = linked_home(trained, tmp_path_factory.mktemp("load-home"))
+    _fit_vintages(home, monkeypatch)  # this test is about logging under load, not about fitting past models
     with serve(home, workers=2) as srv:
         results = asyncio.run(_burst(srv.url))
 

@@ -53,12 +53,14 @@ def test_as_of_date_answer_equals_the_answer_on_data_cut_at_that_date(
 
     monkeypatch.setenv("PAIID_HOME", str(home))
     from paiid.data import load_bars
-    from paiid.engine import registry
+    from paiid.engine import vintages
     from paiid.ml.regime import regime_answer
 
-    model, _ = registry.load("regime")
     full = load_bars("SPX")
     n = len(full.loc[:date])
+    model, info = vintages.serving("regime", full.iloc[:n])  # fitted on data up to 2008-09-30 only
+    assert body["model"] == vintages.describe(info) and info.metadata["refit_date"] == "2008-09-30"
+    del body["model"]
     assert body["current_regime"] == model.history(full)["regime"][n - 1]  # full history, read at D
     assert body == json.loads(json.dumps(regime_answer(model, full.iloc[:n], "SPX")))
 

@@ -51,17 +51,20 @@ def test_cli_answers_are_logged_and_then_scored(trained: Path, tmp_path: Path) -
         ("predict-trade", "SPX", "--strategy", "momentum-macd", "--side", "long", "--date", DATE),
         ("patterns", "SPX", "--date", DATE),
     ]
+    served = []
     for cmd in commands:
         out = paiid(home, *cmd, "--json")
         assert out.returncode == 0, out.stderr
-    versions = served_versions(home)
+        served.append(json.loads(out.stdout)["model"])
     logged = rows(home)
     assert [r[0] for r in logged] == ["regime", "recommendation", "trade", "pattern"]
     model_of = {"regime": "regime", "recommendation": "selector", "trade": "tradeprob",
                 "pattern": "pattern_scorer"}
-    for kind, symbol, as_of, model, version, user, group in logged:
+    for (kind, symbol, as_of, model, version, user, group), answer_model in zip(logged, served, strict=True):
         assert symbol == "SPX" and as_of.startswith(DATE)
-        assert model == model_of[kind] and version == versions[model]
+        # the version logged is the one that answered: fitted on data up to the last quarter end before DATE
+        assert model == model_of[kind] == answer_model["name"] and version == answer_model["version"]
+        assert answer_model["refit_date"] == "2018-03-31" and answer_model["vintage"] is True
         assert user is None and group is None  # the CLI has no user: outside the A/B split
     # a bad request is not an answer: nothing more is logged
     assert paiid(home, "regime", "NOPE", "--json").returncode == 2

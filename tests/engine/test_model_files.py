@@ -61,7 +61,8 @@ def _plant(name: str, data: bytes) -> int:
     version = latest + 1
     d = registry.model_dir(name)
     (d / f"v{version}.skops").write_bytes(data)
-    doc = json.loads((d / f"v{latest}.json").read_text())
+    promoted = registry.promoted_version(name)  # not a point-in-time vintage other tests may have added
+    doc = json.loads((d / f"v{promoted}.json").read_text())
     doc.update(version=version, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
     (d / f"v{version}.json").write_text(json.dumps(doc))
     pointers = registry.pointer_path(name)
@@ -105,45 +106,47 @@ def test_a_file_that_would_exec_code_is_refused_everywhere_and_the_previous_vers
     assert marker.read_text() == "pwned"
     marker.unlink()
 
+    prev = registry.promoted_version("regime")
     bad = _plant("regime", payload)
     with pytest.raises(ModelError, match="untrusted types .*runstring.*ConstructorFromReduceNode"):
         registry.load("regime", bad)
     assert not marker.exists()
     _, info = registry.load_serving("regime")
-    assert info.version == bad - 1 and info.fallback_from == bad
+    assert info.version == prev and info.fallback_from == bad
 
     out = _paiid(home, "regime", "SPX", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["current_regime"]
-    assert f"serving v{bad - 1}" in out.stderr
+    assert f"serving v{prev}" in out.stderr
     assert not marker.exists()
 
     out = _paiid(home, "models", "list", "--json")
     assert out.returncode == 0, out.stderr
     rows = {m["name"]: {v["version"]: v for v in m["versions"]} for m in json.loads(out.stdout)["models"]}
     assert rows["regime"][bad]["status"] == "refused" and "runstring" in rows["regime"][bad]["problem"]
-    assert rows["regime"][bad - 1]["status"] == "ok"
+    assert rows["regime"][prev]["status"] == "ok"
     assert not marker.exists()
 
     with serve(home) as srv:
         for _ in range(2):  # the first request loads the models; the next ones must keep working
             r = httpx.get(f"{srv.url}/api/ai/recommendations", params={"symbol": "SPX"}, timeout=300)
             assert r.status_code == 200, r.text
-            assert r.json()["model_versions"]["regime"] == bad - 1
+            assert r.json()["model_versions"]["regime"] == prev
         assert "Traceback" not in srv.log()
     assert not marker.exists()
 
 
 def test_a_valid_object_of_another_class_is_refused_and_the_previous_version_serves(home: Path) -> None:
     scorer, _ = registry.load("pattern_scorer")
+    prev = registry.promoted_version("regime")
     bad = _plant("regime", sio.dumps(scorer))
     with pytest.raises(ModelError, match=r"holds a paiid\.ml\..*PatternScorer, not a .*RegimeDetector"):
         registry.load("regime", bad)
     model, info = registry.load_serving("regime")
-    assert type(model).__name__ == "RegimeDetector" and info.version == bad - 1
+    assert type(model).__name__ == "RegimeDetector" and info.version == prev
     status = {v["version"]: v["status"] for m in registry.list_models() if m["name"] == "regime"
               for v in m["versions"]}
-    assert status[bad] == "refused" and status[bad - 1] == "ok"
+    assert status[bad] == "refused" and status[prev] == "ok"
     with pytest.raises(ModelError, match="must be a .*RegimeDetector"):
         registry.save("regime", scorer, {})
 

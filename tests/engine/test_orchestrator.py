@@ -87,7 +87,8 @@ def test_answer_as_of_a_date_uses_only_bars_up_to_it(home: Path) -> None:
     assert a["as_of"].startswith("2015-06-30")
     # the same answer when the data really ends there (no look-ahead through the cache or the models)
     cut = load_bars("SPX", end="2015-06-30")
-    models = orch.served_models()
+    models = orch.served_models(cut)
+    assert {m["refit_date"] for m in a["models"].values()} == {"2015-06-30"}  # point-in-time refits
     core = orch.compute("SPX", cut, models)
     assert core["regime"] == a["regime"] and core["patterns"] == a["patterns"]
     assert core["strategies"] == [{k: v for k, v in s.items() if k != "rank"} for s in a["strategies"]]
@@ -100,7 +101,7 @@ def test_a_cold_answer_computes_the_symbols_context_once(home: Path) -> None:
     once for the selector and again for each priced trade."""
     from paiid.backtest import STRATEGIES
 
-    orch.served_models()  # loading the models is not part of the answer
+    orch.served_models(load_bars("SPX", end="2015-06-01"))  # loading the models is not part of the answer
     profile = cProfile.Profile()
     profile.enable()
     answer = orch.recommendations("SPX", date="2015-06-01", log_prediction=False)
@@ -142,7 +143,7 @@ def test_cached_path_never_computes_and_logs_what_it_serves(home: Path) -> None:
 
     service.clear_cache()
     assert orch.cached_recommendations("SPX") is None  # models not loaded in this process yet
-    orch.served_models()
+    orch.served_models(load_bars("SPX"))
     assert orch.cached_recommendations("SPX") is None  # loaded, but the answer is not cached
     assert _rows(home) == []  # a None is not an answer served
     first = orch.recommendations("SPX", user="zoe")

@@ -23,11 +23,12 @@ from paiid.bench import (
     optimize,
     patterns,
     regime,
+    vintages,
 )
 from paiid.progress import track
 
 #: The areas in report order.
-AREAS: tuple[ModuleType, ...] = (features, backtest, regime, patterns, api, optimize, data)
+AREAS: tuple[ModuleType, ...] = (features, backtest, regime, patterns, vintages, api, optimize, data)
 
 
 def selected(only: list[str] | None = None) -> list[tuple[str, Case]]:

@@ -104,3 +104,19 @@ def parse_params(pairs: list[str] | None) -> dict[str, float]:
             raise PaiidError(f"bad --param {pair!r}: value must be a number") from None
         out[key.strip()] = int(num) if num.is_integer() else num
     return out
+
+
+def provenance(p: dict[str, Any]) -> None:
+    """The lines every answer ends with: which model versions served it, fitted on data up to when
+    (point in time), and a warning when its inputs are unlike anything the model was trained on."""
+    models = p.get("models") or ({"": p["model"]} if isinstance(p.get("model"), dict) else {})
+    parts = []
+    for m in models.values():
+        kind = "point-in-time refit" if m.get("vintage") else "current"
+        parts.append(f"{m.get('name')} v{m.get('version')} fitted on data up to {m.get('refit_date')} "
+                     f"({kind})")
+    if parts:
+        console.print("models: " + "; ".join(escape(x) for x in parts))
+    typ = p.get("typicality")
+    if isinstance(typ, dict) and typ.get("unusual"):
+        console.print(f"[bold yellow]warning:[/bold yellow] {escape(str(typ.get('note')))}")

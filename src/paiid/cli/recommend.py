@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 
-from paiid.cli.common import JsonOpt, command, console, emit, table
+from paiid.cli.common import JsonOpt, command, console, emit, provenance, table
 
 DateOpt = typer.Option(
     None, "--date", help="Answer as of the close of this date (YYYY-MM-DD); default the last bar."
@@ -38,6 +39,9 @@ def _render_recommend(p: dict[str, Any]) -> None:
     )
     for r in p["recommendations"]:
         console.print(f"[bold]{r['strategy_id']}[/bold]: {r['reason']}")
+    if p.get("stand_aside"):
+        console.print(f"[bold yellow]stand aside:[/bold yellow] {escape(str(p.get('stand_aside_reason')))}")
+    provenance(p)
 
 
 def _render_trade(p: dict[str, Any]) -> None:
@@ -52,6 +56,9 @@ def _render_trade(p: dict[str, Any]) -> None:
         f"({b['stop_loss_atr']:g} ATR), from {b['reference_price']:.4g}; template signal now: "
         f"{p['template_signal']}"
     )
+    if p.get("informative") is False:
+        console.print(f"[bold yellow]note:[/bold yellow] {escape(str(p.get('note')))}")
+    provenance(p)
 
 
 @command

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from paiid.cli.common import JsonOpt, command, console, emit, table
+from paiid.cli.common import JsonOpt, command, console, emit, provenance, table
 
 
 def _render(p: dict[str, Any]) -> None:
@@ -27,6 +27,7 @@ def _render(p: dict[str, Any]) -> None:
     listed = ", ".join(f"{fam} ({sharpe.get(fam, float('nan')):.2f})" for fam in recs)
     console.print("recommended families (out-of-sample Sharpe in this regime): "
                   + (listed or "none had a positive Sharpe"))
+    provenance(p)
 
 
 @command

@@ -3,6 +3,7 @@
 from paiid.data.repository import (
     as_of,
     available_symbols,
+    current_as_of,
     describe_symbols,
     load_bars,
     normalise_symbol,
@@ -20,6 +21,7 @@ __all__ = [
     "as_of",
     "available_symbols",
     "chronological_split",
+    "current_as_of",
     "describe_symbols",
     "load_bars",
     "normalise_symbol",

@@ -131,6 +131,11 @@ def as_of(end: str | pd.Timestamp) -> Iterator[None]:
         _AS_OF.reset(token)
 
 
+def current_as_of() -> pd.Timestamp | None:
+    """The cap `as_of` set for this block (None outside one): what a trainer was allowed to see."""
+    return _AS_OF.get()
+
+
 def load_bars(
     symbol: str,
     start: str | pd.Timestamp | None = None,

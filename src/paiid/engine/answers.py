@@ -2,9 +2,10 @@
 in one place for the CLI and the HTTP API, and each one logged in the prediction log.
 
 Why here and not in the front ends: both must validate the same way (bad input fails before any model is
-loaded or trained), cut the bars at the as-of date the same way, and log what they served, so that
-`paiid track` can score every answer a user saw after the fact (its model version and as-of date go
-with it). Routers and commands only parse and render.
+loaded or trained), cut the bars at the as-of date the same way, serve the models fitted up to that
+date's refit date (`engine/vintages.py`: point in time, named in each answer's `model`), and log what
+they served, so that `paiid track` can score every answer a user saw after the fact (its model
+version and as-of date go with it). Routers and commands only parse and render.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 from paiid.backtest import get_strategy
 from paiid.data import load_bars, normalise_symbol
-from paiid.engine.service import get_model
 from paiid.engine.tracking import log_served
+from paiid.engine.vintages import describe, serving
 from paiid.errors import NotEnoughHistory, PaiidError
 from paiid.ml import context as ml_context
 from paiid.ml import patterns as ml_patterns
@@ -29,8 +30,10 @@ def regime(symbol: str, date: str | None = None, *, user_id: str | None = None) 
     bars = load_bars(sym, end=date)
     if len(bars) < ml_regime.MIN_BARS:
         raise NotEnoughHistory(f"regime detection for {sym}", ml_regime.MIN_BARS, len(bars))
-    answer = ml_regime.regime_answer(get_model("regime"), bars, sym)
-    log_served("regime", sym, answer, model_name="regime", user_id=user_id)
+    model, info = serving("regime", bars)
+    answer = ml_regime.regime_answer(model, bars, sym)
+    answer["model"] = describe(info)
+    log_served("regime", sym, answer, model_name="regime", model_version=info.version, user_id=user_id)
     return answer
 
 
@@ -39,13 +42,17 @@ def recommendation(symbol: str, date: str | None = None, *, user_id: str | None 
     sym = normalise_symbol(symbol)
     bars = load_bars(sym, end=date, min_bars=ml_selector.MIN_BARS,
                      what=f"a strategy recommendation for {sym}")
-    model = get_model("selector")
+    model, info = serving("selector", bars)
+    models = {"selector": describe(info)}
     try:
-        regime_model = get_model("regime")
+        regime_model, regime_info = serving("regime", bars)
+        models["regime"] = describe(regime_info)
     except PaiidError:  # the recommendation still works with the selector's own regime rule
         regime_model = None
     answer = ml_selector.recommend_answer(model, regime_model, bars, sym)
-    log_served("recommendation", sym, answer, model_name="selector", user_id=user_id)
+    answer["model"], answer["models"] = models["selector"], models
+    log_served("recommendation", sym, answer, model_name="selector", model_version=info.version,
+               user_id=user_id)
     return answer
 
 
@@ -57,8 +64,10 @@ def trade(symbol: str, strategy: str, side: str | None = None, date: str | None 
         parse_side(side)
     sym = normalise_symbol(symbol)
     bars = load_bars(sym, end=date, min_bars=ml_context.MIN_BARS, what=f"a trade prediction for {sym}")
-    answer = trade_answer(get_model("tradeprob"), bars, sym, tid, side)
-    log_served("trade", sym, answer, model_name="tradeprob", user_id=user_id)
+    model, info = serving("tradeprob", bars)
+    answer = trade_answer(model, bars, sym, tid, side)
+    answer["model"] = describe(info)
+    log_served("trade", sym, answer, model_name="tradeprob", model_version=info.version, user_id=user_id)
     return answer
 
 
@@ -71,6 +80,9 @@ def patterns(symbol: str, date: str | None = None, timeframe: str = "daily", *,
     if n_bars < ml_patterns.MIN_BARS:
         raise NotEnoughHistory(f"pattern detection for {sym} on {timeframe} bars", ml_patterns.MIN_BARS,
                                n_bars)
-    answer = ml_patterns.patterns_answer(get_model("pattern_scorer"), bars, sym, timeframe)
-    log_served("pattern", sym, answer, model_name="pattern_scorer", user_id=user_id)
+    model, info = serving("pattern_scorer", bars)
+    answer = ml_patterns.patterns_answer(model, bars, sym, timeframe)
+    answer["model"] = describe(info)
+    log_served("pattern", sym, answer, model_name="pattern_scorer", model_version=info.version,
+               user_id=user_id)
     return answer

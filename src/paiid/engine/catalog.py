@@ -31,11 +31,13 @@ class ModelKind:
     cls: type
     train: Callable[..., Trained]
     holdout_score: Callable[..., dict[str, Any]]
+    #: Models (rows above) its trainer reads from `deps`; a point-in-time refit trains these first.
+    deps: tuple[str, ...] = ()
 
 
 MODELS: dict[str, ModelKind] = {
     "regime": ModelKind(regime.RegimeDetector, regime.train, regime.holdout_score),
     "pattern_scorer": ModelKind(patterns.PatternScorer, patterns.train, patterns.holdout_score),
-    "selector": ModelKind(selector.StrategySelector, selector.train, selector.holdout_score),
+    "selector": ModelKind(selector.StrategySelector, selector.train, selector.holdout_score, ("regime",)),
     "tradeprob": ModelKind(tradeprob.TradeProbModel, tradeprob.train, tradeprob.holdout_score),
 }

@@ -29,6 +29,7 @@ import pandas as pd
 
 from paiid.data import load_bars, normalise_symbol, require_history, timeframe_of
 from paiid.engine.cache import BarStamp, LRUCache, answer_key
+from paiid.engine.vintages import describe, serving
 from paiid.errors import BadInput
 from paiid.jsonutil import to_jsonable
 from paiid.ml.context import AnswerContext
@@ -83,21 +84,20 @@ def ab_group(user: str | None) -> str | None:
 # ------------------------------------------------------------------------------------------ models
 
 
-def served_models() -> dict[str, tuple[Any, Any]]:
-    """name -> (fitted model, ModelInfo) of every model the answer needs (trains defaults if none).
+def served_models(bars: pd.DataFrame, *, train: bool = True) -> dict[str, tuple[Any, Any]] | None:
+    """name -> (fitted model, ModelInfo) of every model the answer as of the last bar of `bars` needs:
+    the ones fitted up to its refit date (`engine/vintages.py`; trains the defaults if none exist).
 
-    Fast path first: once models are registered, `get_served(..., ensure=False)` costs a couple of
-    `stat`s per model, while asking `ensure_models` on every request lists every model directory —
-    a measurable share of a ~1 ms cached answer. Only when a model is missing does it take the
-    training path (which raises the real error if training is impossible).
+    `train=False`: None unless every one is already in memory (the event-loop fast path, which must not
+    load or train anything).
     """
-    from paiid.engine.service import get_served
-    from paiid.errors import ModelError
-
-    try:
-        return {name: get_served(name, ensure=False) for name in MODEL_NAMES}
-    except ModelError:
-        return {name: get_served(name) for name in MODEL_NAMES}
+    out = {}
+    for name in MODEL_NAMES:
+        got = serving(name, bars, train=train)
+        if got is None:
+            return None
+        out[name] = got
+    return out
 
 
 def _version_key(models: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[int, str]]:
@@ -191,6 +191,9 @@ def compute(symbol: str, bars: pd.DataFrame, models: Mapping[str, tuple[Any, Any
         "patterns": pats,
         "confidence": confidence,
         "model_versions": {name: int(info.version) for name, (_, info) in models.items()},
+        "models": {name: describe(info) for name, (_, info) in models.items()},
+        "recommendation": {k: reco.get(k) for k in ("stand_aside", "stand_aside_reason", "typicality")},
+        "patterns_typicality": patterns.get("typicality"),
     }
     return to_jsonable(core)
 
@@ -249,7 +252,9 @@ def _serve(symbol: str, date: str | None, user: str | None, *, log_prediction: b
     uid = normalise_user(user)
     bars = load_bars(sym, end=date)
     require_history(bars, MIN_BARS, f"AI recommendations for {sym}{f' as of {date}' if date else ''}")
-    models = served_models()
+    models = served_models(bars, train=compute_missing)
+    if models is None:
+        return None
     versions = _version_key(models)
     _prune_if_models_changed(versions)
     key = answer_key(sym, BarStamp.of(bars), versions)

@@ -31,13 +31,15 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from filelock import FileLock
 
 from paiid import config
-from paiid.data import available_symbols, describe_symbols, load_bars, normalise_symbol
+from paiid.data import as_of, available_symbols, current_as_of, describe_symbols, load_bars, normalise_symbol
 from paiid.engine import registry
 from paiid.engine.catalog import MODELS
 from paiid.engine.registry import ModelInfo
+from paiid.engine.schedule import cap, knowledge_time, refit_date
 from paiid.errors import BadInput, DataValidationError, NotEnoughHistory, PaiidError, UnknownSymbol
 from paiid.features import SCALE_FREE, WARMUP, build_features
 from paiid.ml.base import Trained, data_fingerprint
@@ -63,6 +65,7 @@ class TrainResult(list):
         self.skipped_symbols: list[dict[str, str]] = []
         self.symbols: list[str] = []
         self.seed: int = 0
+        self.refit_date: pd.Timestamp | None = None
 
 
 # ------------------------------------------------------------------------------------------ locking
@@ -207,6 +210,28 @@ def _data_fingerprints(symbols: list[str]) -> list[dict[str, Any]]:
     return [data_fingerprint(s, load_bars(s)) for s in symbols]
 
 
+def trained_through(data: Any) -> str | None:
+    """The last bar any of a model's training data had (its fingerprints, a list or a symbol mapping)."""
+    prints = list(data.values()) if isinstance(data, dict) else list(data or [])
+    lasts = [p["last"] for p in prints if isinstance(p, dict) and p.get("last")]
+    return max(lasts) if lasts else None
+
+
+def refit_of(symbols: list[str]) -> pd.Timestamp:
+    """The refit date a run on `symbols` fits up to: the last scheduled one of their newest bar."""
+    newest = max(knowledge_time(b) for b in (load_bars(s) for s in symbols) if len(b))
+    return refit_date(newest)
+
+
+def screen_at(symbols: list[str], refit: pd.Timestamp) -> tuple[list[str], list[dict[str, str]]]:
+    """`symbols` split into those usable with data up to `refit` and the others (with the reason)."""
+    with as_of(cap(refit)):
+        usable, skipped = usable_symbols(list(symbols))
+    for s in skipped:
+        s["reason"] = f"up to the refit date {refit.date()}: {s['reason']}"
+    return usable, skipped
+
+
 def run_trainer(name: str, symbols: list[str], *, seed: int, deps: dict[str, Any]) -> Trained:
     """Fit model `name` on `symbols` (nothing registered): its trainer, given the fitted models it
     builds on as `deps`. Training and retraining's challenger both come through here."""
@@ -225,16 +250,17 @@ def train_one(
     promote: bool = True,
 ) -> ModelInfo:
     """Train and register one model."""
-    return _train_and_save(name, symbols, seed=seed, deps=deps, promote=promote)[1]
+    return fit_and_register(name, symbols, seed=seed, deps=deps, promote=promote)[1]
 
 
-def _train_and_save(
+def fit_and_register(
     name: str,
     symbols: list[str],
     *,
     seed: int,
     deps: dict[str, tuple[Any, ModelInfo]] | None,
     promote: bool,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[Any, ModelInfo]:
     deps = deps or {}
     started = time.perf_counter()
@@ -245,6 +271,10 @@ def _train_and_save(
     meta.setdefault("scores", {})
     if not meta.get("data"):
         meta["data"] = _data_fingerprints(symbols)
+    limit = current_as_of()
+    meta["refit_date"] = limit.normalize().date().isoformat() if limit is not None else None
+    meta["trained_through"] = trained_through(meta["data"])
+    meta.update(extra or {})
     if "feature_importances" not in meta:
         fi = _feature_importances(result.model, meta.get("features"))
         if fi is not None:
@@ -282,8 +312,19 @@ def _run(
     A failure of a model in `required` (or of the final check) promotes nothing and re-raises; the
     versions registered so far stay on disk, unpromoted. Other failures are reported in `skipped`.
     """
+    refit = refit_of(symbols)
+    symbols, late = screen_at(symbols, refit)
+    if not symbols:
+        raise NotEnoughHistory(f"training on data up to the refit date {refit.date()}", min_train_bars(), 0)
     out = TrainResult()
-    out.symbols, out.seed, out.skipped_symbols = symbols, seed, list(skipped_symbols)
+    out.symbols, out.seed, out.skipped_symbols = symbols, seed, list(skipped_symbols) + late
+    out.refit_date = refit
+    with as_of(cap(refit)):  # everything the run reads stops at the refit date (engine/schedule.py)
+        return _run_capped(out, names, symbols, seed, required, description)
+
+
+def _run_capped(out: TrainResult, names: list[str], symbols: list[str], seed: int, required: set[str],
+                description: str) -> TrainResult:
     deps: dict[str, tuple[Any, ModelInfo]] = {}
     trained: dict[str, int] = {}
     order = list(TRAINERS)
@@ -296,7 +337,7 @@ def _run(
                         deps[earlier] = dep
             note(f"training {name} on {', '.join(symbols)}")
             try:
-                done = _train_and_save(name, symbols, seed=seed, deps=deps, promote=False)
+                done = fit_and_register(name, symbols, seed=seed, deps=deps, promote=False)
             except Exception as exc:
                 if name in required:
                     raise

@@ -91,5 +91,5 @@ class Typicality(BaseEstimator):
             "training_rows": self.n_training_rows_,
             "note": (f"inputs are further from the training data than {pct:.1f}% of training rows are: "
                      "outside what the model has seen, confidence lowered" if unusual
-                     else f"inputs typical of the training data ({pct:.0f}th percentile of distance)"),
+                     else f"inputs typical of the training data (distance percentile {pct:.0f})"),
         }

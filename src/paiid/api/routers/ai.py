@@ -18,9 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from paiid.api.schemas import ServedModel
 from paiid.data import load_bars, normalise_symbol, timeframe_of
 from paiid.engine.orchestrator import cached_recommendations, recommendations
-from paiid.engine.service import get_model
+from paiid.engine.vintages import serving
 from paiid.errors import NotEnoughHistory
 from paiid.jsonutil import to_jsonable
 from paiid.ml.patterns import MIN_BARS, patterns_answer
@@ -68,6 +69,8 @@ class AIRecommendations(BaseModel):
     patterns: list[dict[str, Any]]
     confidence: dict[str, float | None]
     model_versions: dict[str, int]
+    models: dict[str, ServedModel] | None = Field(
+        None, description="Every model the answer read, fitted on data up to the as-of date's refit date.")
     user: str | None = None
     ab_group: str | None = Field(None, description="manual or ml (null without a user id)")
     ranking: str = Field(..., description="ml or manual: how `strategies` is ordered")
@@ -152,7 +155,8 @@ def ai_chart(
                                MIN_BARS, len(full))
     bars = full.iloc[-tail:]
     tf = timeframe_of(full.index)
-    found = patterns_answer(get_model("pattern_scorer"), full, sym, tf, recent_bars=max(tail, RECENT_BARS))
+    scorer = serving("pattern_scorer", full)[0]  # fitted up to the chart's last date (point in time)
+    found = patterns_answer(scorer, full, sym, tf, recent_bars=max(tail, RECENT_BARS))
     first = bars.index[0].isoformat()
     patterns = [{**p, "active": p.get("bars_since_confirmation", 0) < RECENT_BARS}
                 for p in found["patterns"] if p.get("end_date", "") >= first]

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from paiid.api.schemas import ServedModel, Typicality
 from paiid.engine import answers
 from paiid.jsonutil import to_jsonable
 
@@ -32,6 +33,8 @@ class PatternsAnswer(BaseModel):
     as_of: str
     timeframe: str
     patterns: list[Pattern]
+    model: ServedModel | None = None
+    typicality: Typicality | None = None
 
 
 @router.get("/api/ml/detect-patterns", response_model=PatternsAnswer)

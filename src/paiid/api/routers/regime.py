@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from paiid.api.schemas import ServedModel, Typicality
 from paiid.engine import answers
 from paiid.jsonutil import to_jsonable
 
@@ -31,6 +32,8 @@ class RegimeAnswer(BaseModel):
     features: RegimeFeatures
     recommended_strategies: list[str] = Field(
         ..., description="Strategy families with a positive out-of-sample Sharpe in this regime, best first.")
+    model: ServedModel | None = None
+    typicality: Typicality | None = None
 
 
 @router.get("/api/ml/market-regime", response_model=RegimeAnswer)

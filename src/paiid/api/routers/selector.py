@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from paiid.api.schemas import ServedModel, Typicality
 from paiid.engine import answers
 from paiid.jsonutil import to_jsonable
 
@@ -55,6 +56,12 @@ class StrategyRecommendation(BaseModel):
     as_of: str
     recommendations: list[Recommendation] = Field(..., description="Every template, most probable first.")
     market_conditions: MarketConditions
+    stand_aside: bool | None = Field(
+        None, description="True when no template has a credible edge now (the ranking is still given).")
+    stand_aside_reason: str | None = None
+    model: ServedModel | None = None
+    models: dict[str, ServedModel] | None = Field(None, description="Every model the answer read.")
+    typicality: Typicality | None = None
 
 
 class TradeOdds(BaseModel):
@@ -67,6 +74,11 @@ class TradeOdds(BaseModel):
         ..., description="Probability that the profit barrier comes before the stop and the time barrier.")
     expected_return: float | None
     horizon_bars: int
+    informative: bool | None = Field(
+        None, description="False: the probability is the base rate (the model has no skill to add).")
+    note: str | None = None
+    model: ServedModel | None = None
+    typicality: Typicality | None = None
 
 
 @router.get("/api/ml/recommend-strategy", response_model=StrategyRecommendation)

@@ -208,6 +208,8 @@ def load_serving(name: str) -> tuple[Any, ModelInfo]:
         raise ModelError(f"no model {name!r} is registered; train it with `paiid train`")
     problems: list[str] = []
     for v in sorted((x for x in versions(name) if x <= top), reverse=True):
+        if v != top and _read_sidecar_quiet(name, v).get("vintage"):
+            continue  # a point-in-time refit on older data is never a fallback for the live model
         try:
             model, info = load(name, v)
         except ModelError as exc:
@@ -226,6 +228,13 @@ def load_serving(name: str) -> tuple[Any, ModelInfo]:
         + f"; retrain with `paiid train` or promote another version with `paiid models promote {name} N`"
     )
 
+
+
+def _read_sidecar_quiet(name: str, version: int) -> dict[str, Any]:
+    try:
+        return _read_sidecar(name, version)
+    except ModelError:
+        return {}
 
 
 def list_models(*, check: bool = True) -> list[dict[str, Any]]:
