@@ -98,8 +98,17 @@ def test_same_seed_same_model_other_seed_other_model(ds) -> None:
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-def _learned_state(model: StrategySelector) -> dict:
-    return {k: v for k, v in vars(model).items() if k.endswith("_") and k != "model_"}
+def _learned_state(model) -> dict:
+    """Learned attributes, a nested estimator's (the typicality check) spelled out as its own."""
+    out = {}
+    for k, v in vars(model).items():
+        if not k.endswith("_") or k == "model_":
+            continue
+        if hasattr(v, "get_params"):
+            out.update({f"{k}.{kk}": vv for kk, vv in _learned_state(v).items()})
+        else:
+            out[k] = v
+    return out
 
 
 def test_clone_is_an_unfitted_copy_that_fits_to_the_same_model(ds, cv, fitted) -> None:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from paiid.bench.api import Server, linked_home, serve
+from paiid.bench.api import Server, child_env, linked_home, paiid_command, serve
+from paiid.data import load_bars
 from paiid.engine.orchestrator import ab_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,9 +43,32 @@ def _chart(page) -> dict:
     )
 
 
+#: A symbol of real SPX bars followed by a crash no training row resembles (imported into the server's home).
+SHOCK = "SHOCK"
+
+
+def _shock_csv(path: Path, days: int = 12) -> Path:
+    """SPX's bars, then a 40% gap down and days of +-9% swings on five times the volume."""
+    bars = load_bars("SPX")
+    last = float(bars["close"].iloc[-1])
+    idx = pd.bdate_range(bars.index[-1] + pd.Timedelta(days=1), periods=days, name="date")
+    close = last * 0.6 * np.cumprod(np.where(np.arange(days) % 2, 1.09, 0.92))
+    opens = np.concatenate([[last * 0.6], close[:-1]])
+    new = pd.DataFrame({"open": opens, "high": np.maximum(opens, close) * 1.03,
+                        "low": np.minimum(opens, close) * 0.97, "close": close,
+                        "volume": float(bars["volume"].iloc[-250:].mean()) * 5}, index=idx)
+    pd.concat([bars, new]).reset_index().to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture(scope="module")
 def server(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(linked_home(trained, tmp_path_factory.mktemp("dashboard-home"))) as srv:
+    home = linked_home(trained, tmp_path_factory.mktemp("dashboard-home"))
+    csv = _shock_csv(tmp_path_factory.mktemp("shock") / "shock.csv")
+    out = subprocess.run(paiid_command("data", "import", str(csv), "--symbol", SHOCK), env=child_env(home),
+                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    with serve(home) as srv:
         yield srv
 
 
@@ -142,4 +169,72 @@ def test_dashboard_shows_ab_group_and_explains_bad_input(server: Server, browser
     page.click("#refresh")
     page.wait_for_selector("body[data-state='error']", timeout=30_000)
     assert "history" in page.inner_text("#error")
+    page.close()
+
+
+def _parts(reco: dict) -> dict[str, dict]:
+    """The typicality blocks of an aggregate answer, by the badge's `data-typicality` name."""
+    rec = reco.get("recommendation") if isinstance(reco.get("recommendation"), dict) else {}
+    top = reco["strategies"][0] if reco.get("strategies") else {}
+    found = {"regime": (reco.get("regime") or {}).get("typicality"),
+             "recommendation": rec.get("typicality"),
+             "patterns": reco.get("patterns_typicality"),
+             "trade": (top.get("trade") or {}).get("typicality")}
+    return {k: v for k, v in found.items() if isinstance(v, dict) and "unusual" in v}
+
+
+def _show(page, url: str, symbol: str) -> dict:
+    page.goto(url + f"/?symbol={symbol}")
+    page.wait_for_selector(f"body[data-state='ready'][data-symbol='{symbol}']", timeout=180_000)
+    return page.evaluate(
+        "async s => (await (await fetch(`/api/ai/recommendations?symbol=${s}`)).json())", symbol)
+
+
+def test_dashboard_shows_unusual_inputs_stand_aside_and_model_dates(server: Server, browser) -> None:
+    """On a crash no training row resembles, the selector itself flags its inputs (the recommend-strategy
+    answer) and the dashboard shows every unusual answer as a badge with its note; on ordinary bars it
+    shows none. The stand-aside verdict and the models' training dates are shown as the answer gives them."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1200})
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+
+    page.goto(server.url + "/")
+    own = page.evaluate("async () => (await (await fetch('/api/ml/recommend-strategy?symbol=SHOCK')).json())")
+    assert own["typicality"]["unusual"] is True  # the selector's own out-of-distribution check
+    assert isinstance(own["stand_aside"], bool)
+
+    for symbol, crash in ((SHOCK, True), ("SPX", False)):
+        reco = _show(page, server.url, symbol)
+        parts = _parts(reco)
+        if crash:  # the aggregate answer carries the selector's verdicts, and the crash shows as unusual
+            assert parts.get("recommendation", {}).get("unusual") is True, sorted(parts)
+        top_id = reco["strategies"][0]["strategy_id"] if reco.get("strategies") else ""
+        for name, typ in parts.items():
+            # each priced strategy carries its own trade badge: look at the top strategy's
+            scope = f"[data-strategy='{top_id}'] " if name == "trade" else ""
+            badge = page.query_selector(f"{scope}[data-typicality='{name}']")
+            if typ["unusual"]:
+                assert badge is not None and badge.is_visible(), name
+                assert typ["note"] in badge.inner_text()
+            else:
+                assert badge is None, name
+        rec = reco.get("recommendation") or {}
+        verdict = page.query_selector("#stand-aside")
+        if rec.get("stand_aside") is True:
+            assert verdict.is_visible()
+            text = verdict.inner_text()
+            assert "no template has an edge now — stand aside" in text
+            assert rec["stand_aside_reason"].split(": ", 1)[-1][:40] in text
+        else:
+            assert not verdict.is_visible()
+        models = reco.get("models") or {}
+        through = (models.get("selector") or {}).get("trained_through")
+        if through:
+            assert f"trained through {through[:10]}" in page.inner_text("#reco-model")
+        for li in page.query_selector_all("#strategies li.strategy"):
+            sid = li.get_attribute("data-strategy")
+            trade = next(s for s in reco["strategies"] if s["strategy_id"] == sid).get("trade") or {}
+            shown = li.query_selector(".uninformative") is not None
+            assert shown == (trade.get("informative") is False), sid
+    assert not problems, problems
     page.close()

@@ -4,6 +4,15 @@ Served as of the last bar of the bars given (callers cut them at `--date`). The 
 way the model was trained (`regime_source`), the probabilities come from the calibrated model, expected
 return and risk from the out-of-sample history it was fitted with, and each reason from the features
 that pushed that template's probability up.
+
+Two honesty checks go with every answer:
+
+* `stand_aside` (`paiid.ml.selector.edge`): true, with `stand_aside_reason`, when no template's forward
+  return among the most similar past decision dates clears zero by one standard error (effective count
+  n x step / horizon); the ranking is still given.
+* `typicality` (`paiid.ml.typicality`): how far today's inputs are from the selector's training rows.
+  When unusual, the probabilities are shrunk toward uniform, p -> f p + (1 - f) / k with f the
+  `confidence_factor` (the order is kept), and every reason says so.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from paiid.errors import NotEnoughHistory
 from paiid.metrics import bars_per_year
 from paiid.ml.context import MIN_BARS, AnswerContext, SymbolContext, feature_matrix
+from paiid.ml.selector.edge import EDGE_Z, verdict
 from paiid.ml.selector.explain import describe_feature, past_rank, tercile
 from paiid.ml.selector.model import StrategySelector
 
@@ -68,7 +78,8 @@ def recommend_answer(
 
     Probabilities over all templates sum to 1 and are sorted descending; each entry has the expected
     forward return over `horizon_bars` and a risk score (0-100) from the out-of-sample history, and a
-    reason naming the features that drove it. `context`: the shared `AnswerContext` of these bars.
+    reason naming the features that drove it; `stand_aside` / `stand_aside_reason` and `typicality`
+    as in the module docstring. `context`: the shared `AnswerContext` of these bars.
     """
     check_is_fitted(model)
     if len(bars) < MIN_BARS:
@@ -81,7 +92,12 @@ def recommend_answer(
     feat_regime = str(ctx.regime[-1])
     shown_regime, conf = _served_regime(regime_model, shared, ctx)
     proba = model.predict_proba(x[None, :])[0]
+    typicality = model.typicality_.assess(x)
+    factor = float(typicality["confidence_factor"])
+    if factor < 1.0:
+        proba = factor * proba + (1.0 - factor) / proba.size
     exp = model.expectations(x, feat_regime)
+    stand_aside, stand_aside_reason, lower = verdict(exp, model.templates_, model.horizon, model.step)
     drivers = model.drivers(x)
     recs = []
     for j, tid in enumerate(model.templates_):
@@ -89,6 +105,10 @@ def recommend_answer(
         phrases = [describe_feature(model, n, x, shown_regime, ctx.features) for n in names]
         if "regime" not in names:
             phrases.append(describe_feature(model, "regime", x, shown_regime))
+        if factor < 1.0:
+            phrases.append(f"inputs unusual for the model ({typicality['percentile']:.1f}th percentile of "
+                           f"distance to its training rows): probability shrunk toward uniform by "
+                           f"{factor:g}")
         recs.append(
             {
                 "strategy_id": tid,
@@ -96,6 +116,7 @@ def recommend_answer(
                 "expected_return": _finite(exp["expected_return"][j]),
                 "risk_score": _finite(exp["risk_score"][j]),
                 "reason": ", ".join(phrases),
+                "expected_return_lower": _finite(lower[j]),
                 "expected_drawdown": _finite(exp["drawdown"][j]),
                 "historical_win_rate": _finite(exp["win_rate"][j]),
                 "drivers": [{"feature": n, "effect": round(v, 4)} for n, v in drivers[j]],
@@ -107,9 +128,13 @@ def recommend_answer(
         "as_of": bars.index[-1].isoformat(),
         "recommendations": recs,
         "market_conditions": market_conditions(ctx, shown_regime, conf),
+        "stand_aside": bool(stand_aside),
+        "stand_aside_reason": stand_aside_reason,
+        "typicality": typicality,
         "horizon_bars": int(model.horizon),
         "validation": dict(model.validation_) or None,
         "basis": f"expected_return and risk_score from the {exp['neighbours']} most similar out-of-sample "
         f"decision dates of the walk-forward validation; risk_score = percentile of the mean "
-        f"{model.horizon}-bar drawdown",
+        f"{model.horizon}-bar drawdown; expected_return_lower = mean - {EDGE_Z:g} standard error of those "
+        f"returns (the stand-aside rule)",
     }

@@ -5,6 +5,11 @@ ones), with a regime model fitted on their bars; each fold refits a copy of it o
 (`cross_validate(regime_model=...)`) so this full-history fit never scores itself. `ml` may not import
 the engine's registry, hence a fresh regime fit rather than the served model. The causality check runs
 on the last symbol.
+
+Beside the point scores the report carries their uncertainty (`significance`: per-fold table, effective
+number of decisions, bootstrap intervals of the accuracy lift and of the Sharpe margins, the rotation
+null, the stand-aside rule out of sample) and `summary`, plain sentences of what is and is not
+significant (`summary.sentences`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from paiid.ml.regime import RegimeDetector
 from paiid.ml.selector.dataset import build_dataset
 from paiid.ml.selector.model import selector_for
 from paiid.ml.selector.plot import equity_plot
+from paiid.ml.selector.significance import significance
+from paiid.ml.selector.summary import sentences
 from paiid.ml.selector.validation import cross_validate, summarize
 
 
@@ -39,6 +46,8 @@ def evaluate(
                         regime_model=regime_model)
     out = summarize(ds, cv, seed=seed, with_curves=True)
     curves = out.pop("_curves")
+    out.update(significance(ds, cv, seed=seed))
+    out["summary"] = sentences(out, out.pop("_fold_series"))
     out["model"] = (
         f"{'random forest' if kind == 'rf' else 'gradient boosting'} (class_weight balanced, "
         f"{n_estimators} trees, sigmoid-calibrated on purged walk-forward folds)"

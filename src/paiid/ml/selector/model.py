@@ -15,6 +15,11 @@ importance). Expected return is their mean forward return; the risk score (0-100
 drawdown ranks among every drawdown in that history. `drivers` names the features that moved a
 template's probability most (occlusion: reset one feature to its training median and see how much the
 probability falls).
+
+The model also keeps a `paiid.ml.typicality.Typicality` fitted on its training rows (`typicality_`): an
+answer whose inputs are far from anything the model was trained on says so and lowers its confidence.
+The neighbours' spread (`return_sd`) is kept beside their mean so that an answer can say whether any
+template's expected return is credibly positive (`paiid.ml.selector.edge`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from paiid.data.splits import calibration_cv
 from paiid.errors import BadInput
 from paiid.ml.context import HORIZON, REGIME_FEATURES, REGIMES, TEMPLATES
 from paiid.ml.selector.dataset import STEP, SelectorDataset
+from paiid.ml.typicality import Typicality
 
 #: Neighbours used for expected return and risk.
 NEIGHBOURS = 50
@@ -83,7 +89,7 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
     """
 
     #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2  # 2: typicality_
 
     def __init__(
         self,
@@ -149,6 +155,7 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
         self.quantiles_ = np.nanquantile(X, [0.1, 1 / 3, 0.5, 2 / 3, 0.9], axis=0)
         self.class_prior_ = np.bincount(y, minlength=k) / max(len(y), 1)
         self.feature_importances_ = self._importances()
+        self.typicality_ = Typicality(seed=self.random_state).fit(X)
         if oos is None:
             oos = OutOfSample(np.zeros((0, X.shape[1])), np.zeros((0, k)), np.zeros((0, k)), np.zeros(0))
         self.hist_X_ = (np.asarray(oos.X, np.float64) - self.mean_) / self.scale_
@@ -188,13 +195,15 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
 
     def expectations(self, x: np.ndarray, regime: str, k: int = NEIGHBOURS) -> dict[str, Any]:
         """Expected forward return, mean drawdown, win rate and risk score (0-100) per template from the
-        out-of-sample rows most similar to `x` (same regime when at least k/2 such rows exist)."""
+        out-of-sample rows most similar to `x` (same regime when at least k/2 such rows exist), and the
+        spread of those rows' forward returns (`return_sd`, ddof=1) for the stand-aside rule."""
         check_is_fitted(self)
         n_t = len(self.templates_)
         if len(self.hist_return_) == 0:
             nan = np.full(n_t, np.nan)
             return {
-                "expected_return": nan, "drawdown": nan, "win_rate": nan, "risk_score": nan, "neighbours": 0,
+                "expected_return": nan, "return_sd": nan, "drawdown": nan, "win_rate": nan,
+                "risk_score": nan, "neighbours": 0,
             }
         z = (np.asarray(x, np.float64) - self.mean_) / self.scale_
         w = np.sqrt(self.feature_importances_)
@@ -207,8 +216,10 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
         dd = self.hist_drawdown_[nn].mean(axis=0)
         all_dd = np.sort(-self.hist_drawdown_.ravel())
         risk = 100.0 * np.searchsorted(all_dd, -dd, side="right") / max(all_dd.size, 1)
+        sd = self.hist_return_[nn].std(axis=0, ddof=1) if nn.size > 1 else np.full(n_t, np.nan)
         return {
             "expected_return": er,
+            "return_sd": sd,
             "drawdown": dd,
             "win_rate": (self.hist_return_[nn] > 0).mean(axis=0),
             "risk_score": np.clip(risk, 0.0, 100.0),

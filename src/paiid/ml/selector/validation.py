@@ -28,7 +28,8 @@ from paiid.data.splits import label_end_within
 from paiid.metrics import bars_per_year, sharpe
 from paiid.ml.context import REGIME_FEATURES
 from paiid.ml.selector.dataset import SelectorDataset, refit_regime, regime_columns
-from paiid.ml.selector.model import StrategySelector
+from paiid.ml.selector.edge import stand_aside_rows
+from paiid.ml.selector.model import OutOfSample, StrategySelector
 from paiid.progress import track
 
 #: Walk-forward folds and the share of rows used for the first training window.
@@ -65,14 +66,17 @@ def cross_validate(
     outputs are in ds.X) each fold refits a copy on the bars before its test period and recomputes the
     regime columns, so the regime model has not seen the test period either. Returns the test rows in
     order with their predictions, probabilities, the majority-class prediction of each fold, the regime
-    label each test row was given, and per-fold facts.
+    label each test row was given, per-fold facts, each fold's training rows (`train_index`) and the
+    stand-aside verdict of every test row (`stand_aside`). For that verdict each fold's model is given
+    its own training rows' realised outcomes as the history its expectations read (`OutOfSample`): what
+    was known before the test period, and nothing the fold's predictions depend on.
     """
     y = ds.y if y is None else np.asarray(y)
     reg_idx = [ds.feature_names.index(c) for c in REGIME_FEATURES]
     regimes = []
     label_end = ds.label_end_rows
     k = len(ds.templates)
-    rows, pred, proba, major, info = [], [], [], [], []
+    rows, pred, proba, major, info, train_index, aside = [], [], [], [], [], [], []
     splits = list(folds(ds, n_splits).split(ds.X))
     for f, (tr, test) in enumerate(track(splits, "selector walk-forward") if progress else splits):
         X, reg_labels = ds.X, ds.regime
@@ -84,9 +88,12 @@ def cross_validate(
             X = ds.X.copy()
             X[:, reg_idx] = np.nan_to_num(cols)  # warm-up rows of a short symbol: no regime (zeros)
         # the model's own calibration folds need the label ends relative to its training rows
+        known = OutOfSample(X[tr], ds.fwd_return[tr], ds.fwd_drawdown[tr], reg_labels[tr])
         model = clone(estimator).fit(X[tr], y[tr], label_end=label_end_within(label_end, tr),
-                                     embargo=ds.embargo_rows())
+                                     embargo=ds.embargo_rows(), oos=known)
         p = model.predict_proba(X[test])
+        aside.append(stand_aside_rows(model, X[test], reg_labels[test]))
+        train_index.append(np.asarray(tr))
         regimes.append(reg_labels[test])
         maj = int(np.argmax(np.bincount(y[tr], minlength=k)))
         rows.append(test)
@@ -116,6 +123,8 @@ def cross_validate(
         "y": y,
         "folds": info,
         "regime": np.concatenate(regimes),
+        "train_index": train_index,
+        "stand_aside": np.concatenate(aside),
     }
 
 
@@ -130,7 +139,8 @@ def selection_returns(
 
     Bar b earns returns[tpl][b] of the template chosen at the latest decision t < b (the template's own
     backtest: its position at t was decided at t's close and is held from t+1's open). Switching from
-    template A to B at t costs `cost_bps` per unit of position difference sig_B[t] - sig_A[t].
+    template A to B at t costs `cost_bps` per unit of position difference sig_B[t] - sig_A[t]. A choice
+    equal to the number of templates means flat (stand aside): no return, position 0.
     """
     out: dict[str, np.ndarray] = {}
     cost = cost_bps * 1e-4
@@ -142,8 +152,9 @@ def selection_returns(
         ctx = ds.contexts[sym]
         t = ds.t_pos[sel]
         end = np.append(t[1:], min(t[-1] + ds.step, ctx.n - 1))
-        R = np.column_stack([ctx.returns[tid] for tid in ds.templates])
-        S = np.column_stack([ctx.signals[tid] for tid in ds.templates])
+        flat = np.zeros(ctx.n)
+        R = np.column_stack([ctx.returns[tid] for tid in ds.templates] + [flat])
+        S = np.column_stack([np.nan_to_num(ctx.signals[tid]) for tid in ds.templates] + [flat])
         seg = []
         prev = None
         for ti, ei, c in zip(t, end, ch, strict=True):

@@ -57,6 +57,58 @@ async function loadSymbols() {
   return symbols;
 }
 
+// ------------------------------------------------------------------------------- honesty notes
+// Answers may carry `typicality` ({percentile, unusual, note, ...}), `model` ({name, version,
+// trained_through}), a recommendation `stand_aside` verdict and a trade `informative` flag. Any of them
+// may be absent (an older server, a model without the check): display only what is there.
+
+function typicalityBlock(t) {
+  return t && typeof t === "object" && "unusual" in t ? t : null;
+}
+
+function typicalityBadge(t, what) {
+  // a warning badge (with its note) for unusual inputs, nothing otherwise
+  const typ = typicalityBlock(t);
+  if (!typ || !typ.unusual) return "";
+  return el("div", { class: "warn-badge", "data-typicality": what, title: typ.note || "" },
+    el("b", {}, "⚠ unusual inputs"), " ", el("span", { class: "note" }, typ.note || ""));
+}
+
+function modelLine(m) {
+  // "selector v3 · trained through 2018-12-31" from a {name, version, trained_through} block
+  if (!m || typeof m !== "object" || m.version == null) return "";
+  const through = m.trained_through ? ` · trained through ${String(m.trained_through).slice(0, 10)}` : "";
+  return el("span", { class: "model-line", "data-model": m.name || "" }, `${m.name || "model"} v${m.version}${through}`);
+}
+
+function servedModel(reco, name, own) {
+  return (own && own.model) || (reco.models || {})[name] || null;
+}
+
+function recommendationPart(reco) {
+  // the selector's own verdicts: in `recommendation` (aggregate answer) or at the top level
+  // (the recommend-strategy answer's shape)
+  const part = reco.recommendation && typeof reco.recommendation === "object" ? reco.recommendation : {};
+  const map = reco.typicality && !typicalityBlock(reco.typicality) ? reco.typicality : {};
+  return {
+    stand_aside: part.stand_aside ?? reco.stand_aside,
+    stand_aside_reason: part.stand_aside_reason ?? reco.stand_aside_reason,
+    typicality: typicalityBlock(part.typicality) || typicalityBlock(map.recommendation) ||
+      typicalityBlock(reco.typicality),
+  };
+}
+
+function patternsTypicality(reco, chart) {
+  const map = reco.typicality && !typicalityBlock(reco.typicality) ? reco.typicality : {};
+  return typicalityBlock(reco.patterns_typicality) || typicalityBlock(map.patterns) ||
+    typicalityBlock((chart || {}).typicality);
+}
+
+function setSlot(sel, ...nodes) {
+  const slot = $(sel);
+  if (slot) slot.replaceChildren(...nodes.filter((n) => n));
+}
+
 // ------------------------------------------------------------------------------- regime
 
 function renderRegime(reco) {
@@ -73,11 +125,46 @@ function renderRegime(reco) {
   ];
   $("#regime-features").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   $("#regime-families").textContent = (r.recommended_strategies || []).map(human).join(", ") || "—";
+  const typ = typicalityBlock(r.typicality);
+  setSlot("#regime-typicality", typicalityBadge(typ, "regime"));
+  setSlot("#regime-model", modelLine(servedModel(reco, "regime", r)));
 }
 
 // ------------------------------------------------------------------------------- strategies
 
+function renderVerdict(reco) {
+  const part = recommendationPart(reco);
+  const box = $("#stand-aside");
+  if (part.stand_aside === true) {
+    const why = String(part.stand_aside_reason || "").replace(/^no template has an edge now:\s*/i, "");
+    box.replaceChildren(el("div", { class: "verdict-title" }, "no template has an edge now — stand aside"),
+      why ? el("div", { class: "verdict-reason" }, why) : "",
+      el("div", { class: "muted small" }, "the ranking below is still the selector's, for reference"));
+    box.hidden = false;
+  } else {
+    box.replaceChildren();
+    box.hidden = true;
+  }
+  box.dataset.standAside = part.stand_aside === true ? "true" : part.stand_aside === false ? "false" : "";
+  setSlot("#reco-typicality", typicalityBadge(part.typicality, "recommendation"));
+  setSlot("#reco-model", modelLine(servedModel(reco, "selector", null)));
+}
+
+function tradeNotes(t, reco) {
+  // a trade answer with `informative: false` only repeats the base rate: say so beside its odds
+  const out = [];
+  if (t.informative === false) {
+    out.push(el("div", { class: "uninformative", title: t.note || "" },
+      "no information beyond the base rate", t.note ? el("span", { class: "muted" }, ` — ${t.note}`) : ""));
+  }
+  out.push(typicalityBadge(t.typicality, "trade"));
+  const m = modelLine(servedModel(reco, "tradeprob", t));
+  if (m) out.push(el("div", { class: "muted small" }, m));
+  return out.filter((n) => n);
+}
+
 function renderStrategies(reco) {
+  renderVerdict(reco);
   const list = $("#strategies");
   $("#ranking").textContent = reco.ranking === "manual"
     ? "· ranked by the manual rule book (A/B group manual)"
@@ -100,6 +187,7 @@ function renderStrategies(reco) {
         el("span", {}, "now ", el("b", { class: `side-${s.side}` }, s.current_position === 0 ? "flat" : s.side)),
         s.trade ? el("span", { class: "odds" }, `win odds (${t.side}, ${t.horizon_bars} bars) `,
           el("b", {}, pct(t.win_probability))) : ""),
+      ...(s.trade ? tradeNotes(t, reco) : []),
       el("div", { class: "reason" }, s.reason || ""));
   }));
 }
@@ -241,14 +329,18 @@ async function analyse() {
     renderRegime(reco);
     renderStrategies(reco);
     renderChart(chart);
+    setSlot("#patterns-typicality", typicalityBadge(patternsTypicality(reco, chart), "patterns"));
+    setSlot("#patterns-model", modelLine(servedModel(reco, "pattern_scorer", null)));
     $("#active-patterns").textContent = (reco.patterns || []).length
       ? `active now: ${reco.patterns.map((p) => `${human(p.type)} (${p.signal}, ${pct(p.confidence)})`).join(", ")}`
       : "no pattern active as of this bar";
     $("#asof").textContent = `as of ${reco.as_of.slice(0, 10)} · close ${num(reco.last_close)}`;
     $("#ab-group").textContent = reco.ab_group ? `A/B group: ${reco.ab_group}` : "";
     $("#cached").textContent = reco.cached ? "cached" : "fresh";
-    $("#models").textContent = "models: " + Object.entries(reco.model_versions || {})
-      .map(([k, v]) => `${k} v${v}`).join(" · ");
+    $("#models").textContent = "models: " + (reco.models && typeof reco.models === "object"
+      ? Object.entries(reco.models).map(([k, m]) => `${k} v${(m || {}).version ?? "?"}` +
+          ((m || {}).trained_through ? ` (trained through ${String(m.trained_through).slice(0, 10)})` : ""))
+      : Object.entries(reco.model_versions || {}).map(([k, v]) => `${k} v${v}`)).join(" · ");
     document.body.dataset.symbol = reco.symbol;
     document.body.dataset.state = "ready";
     const url = new URL(location.href);
