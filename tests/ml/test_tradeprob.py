@@ -175,8 +175,11 @@ def test_trainer_reports_oos_scores_and_round_trips() -> None:
 
     out = train(["SPX"], seed=0, n_estimators=30)
     sc = out.metadata["scores"]
-    for k in ("brier", "baseline_brier", "auc", "base_rate", "blend_weight"):
+    for k in ("brier", "baseline_brier", "auc_model", "base_rate", "blend_weight"):
         assert 0 <= sc[k] <= 1
+    # no AUC of forecasts that are constant in every fold (blend weight 0 everywhere)
+    assert (sc["auc"] is None) == (sc["constant_folds"] == len(sc["folds"]))
+    assert sc["auc"] is None or 0 <= sc["auc"] <= 1
     registry.save("tradeprob", out.model, out.metadata)
     loaded, _ = registry.load("tradeprob")
     ans = trade_answer(loaded, load_bars("GOOG"), "GOOG", "momentum-macd", "long")

@@ -180,7 +180,8 @@ def test_fit_scores_itself_on_the_folds_cross_validate_uses() -> None:
     for key in ("rows", "proba", "raw", "base"):
         np.testing.assert_array_equal(m.cv_results_[key], cv[key])
     rep = summarize(ds, m.cv_results_)
-    headline = ("brier", "baseline_brier", "brier_skill", "auc", "auc_model", "base_rate", "n_test")
+    headline = ("brier", "baseline_brier", "brier_skill", "brier_skill_ci95", "brier_skill_p_value",
+                "skill_significant", "auc", "auc_note", "auc_model", "base_rate", "n_test")
     assert m.validation_ == {**{k: rep[k] for k in headline}, "blend_weight": m.blend_weight_}
 
 

@@ -6,9 +6,11 @@ ch. 3), written from the book's description; the modules, in the order they buil
 - `labels`: the events (the templates' own entry signals) and their triple-barrier labels.
 - `features`: what the model sees at an event, turned to the trade's side; optional entry features.
 - `dataset`: `TradeDataset`, every entry on every symbol, sorted by date, with its purge windows.
-- `validation`: purged walk-forward out-of-sample probabilities, scores beside baselines, block bootstrap.
+- `significance`: what the scores support: block-bootstrap intervals and p-values, no AUC of constant
+  forecasts, effective event counts, the plain `summary` sentences.
+- `validation`: purged walk-forward out-of-sample probabilities, scores beside baselines.
 - `model`: `TradeProbModel`, a forest shrunk toward the base rate (`blend_weight`); `model_for`.
-- `answer`: the `predict-trade` JSON (`trade_answer`, `parse_side`).
+- `answer`: the `predict-trade` JSON (`trade_answer`, `parse_side`), with `informative` and `typicality`.
 - `evaluate`: `paiid evaluate`'s part and `paiid retrain`'s holdout score.
 - `trainer`: `train`, the trainer (nothing imports it back).
 """

@@ -1,4 +1,15 @@
-"""The `predict-trade` answer: P(win) of one proposed trade from the bars up to now, with its barriers."""
+"""The `predict-trade` answer: P(win) of one proposed trade from the bars up to now, with its barriers.
+
+Two honesty fields beside the probability:
+
+* `informative`: False when the probability carries nothing beyond the base rate, because the model's
+  blend weight is 0 (it serves the base rate) or its out-of-sample Brier skill is not significant
+  (`validation_["skill_significant"]`); the `note` then opens with "no information beyond the base rate
+  of X% (N resolved events up to D)".
+* `typicality` (`paiid.ml.typicality`): how far the trade's inputs are from the training events. When
+  unusual, the weight on the forest is multiplied by the `confidence_factor` (w_eff = w x factor), so
+  the probability moves toward the base rate, and the note says so.
+"""
 
 from __future__ import annotations
 
@@ -68,9 +79,13 @@ def trade_answer(
         entry=ENTRY_FEATURES[0] in model.feature_names_,
     )
     shared.require_defined(f"a trade prediction for {symbol}", model.feature_names_, x[0])
-    p = float(model.predict_proba(x)[0, 1])
     w = float(model.blend_weight_)
     raw = float(model.forest_proba(x)[0])
+    typicality = model.typicality_.assess(x[0])
+    w_eff = w * float(typicality["confidence_factor"])
+    base = float(model.base_rate_)
+    p = w_eff * raw + (1.0 - w_eff) * base
+    informative, why = _informative(model)
     close = float(bars["close"].iloc[-1])
     atr = float(ctx.features["atr_14"].iloc[-1])
     atr_pct = atr / close
@@ -98,22 +113,33 @@ def trade_answer(
             "atr_14": atr,
             "time_bars": int(model.horizon),
         },
-        "base_rate": float(model.base_rate_),
+        "base_rate": base,
         "model_probability": raw,
         "blend_weight": w,
+        "effective_blend_weight": w_eff,
+        "informative": informative,
+        "typicality": typicality,
         "validation": dict(model.validation_ or {}) or None,
         "template_signal": tpl_side,
         "template_entry_now": bool(sig == s and prev != sig),
         "note": (
-            "a win is the profit barrier reached before the stop and before the time barrier; levels are "
+            ("" if informative else _base_rate_note(model, why) + "; ")
+            + "a win is the profit barrier reached before the stop and before the time barrier; levels are "
             "shown from the last close and move with the actual entry (next open); expected_return is "
             "before costs"
             + (
-                "; the model showed no out-of-sample skill on its training events (blend weight 0), so "
-                "win_probability is the base rate; model_probability is the forest's unshrunk estimate"
-                if w == 0.0
-                else f"; win_probability = {w:.2f} x model_probability + {1 - w:.2f} x base_rate"
-                if w < 1.0
+                "; win_probability is the base rate; model_probability is the forest's unshrunk estimate"
+                if w_eff == 0.0
+                else f"; win_probability = {w_eff:.3f} x model_probability + {1 - w_eff:.3f} x base_rate"
+                if w_eff < 1.0
+                else ""
+            )
+            + (
+                f"; inputs unusual for the model ({typicality['percentile']:.1f}th percentile of distance "
+                f"to its training events): the weight on the forest is multiplied by "
+                f"{typicality['confidence_factor']:g}"
+                + (" (it is 0 already)" if w == 0.0 else "")
+                if typicality["unusual"]
                 else ""
             )
             + (
@@ -124,3 +150,27 @@ def trade_answer(
             )
         ),
     }
+
+
+def _informative(model: TradeProbModel) -> tuple[bool, str]:
+    """Whether the model's probability says more than its base rate, and if not, why not."""
+    val = model.validation_ or {}
+    if float(model.blend_weight_) == 0.0:
+        return False, "the model showed no out-of-sample skill on its training events (blend weight 0)"
+    if not val:
+        return False, "the model carries no out-of-sample validation of its skill"
+    if not val.get("skill_significant"):
+        bss, ci, p = val.get("brier_skill"), val.get("brier_skill_ci95"), val.get("brier_skill_p_value")
+        shown = "" if bss is None else f" {bss:+.3f}"
+        if ci is not None and p is not None:
+            shown += f" (95% CI [{ci[0]:+.3f}, {ci[1]:+.3f}], p = {p:.2f})"
+        return False, f"its out-of-sample Brier skill{shown} is not significant"
+    return True, ""
+
+
+def _base_rate_note(model: TradeProbModel, why: str) -> str:
+    """"no information beyond the base rate of X% (N resolved events up to D): why"."""
+    n = int(getattr(model, "n_events_", 0))
+    until = getattr(model, "resolved_through_", None)
+    events = f"{n} resolved events" + (f" up to {until}" if until else "")
+    return f"no information beyond the base rate of {float(model.base_rate_):.1%} ({events}): {why}"

@@ -22,6 +22,7 @@ from paiid.ml.context import TEMPLATES
 from paiid.ml.tradeprob.dataset import TradeDataset
 from paiid.ml.tradeprob.labels import HORIZON, PROFIT_ATR, STOP_ATR
 from paiid.ml.tradeprob.validation import oos_scores, walk_forward_oos
+from paiid.ml.typicality import Typicality
 
 
 def blend_weight(p: np.ndarray, base: np.ndarray, y: np.ndarray, *, z: float = 0.0, block: int = 1) -> float:
@@ -70,10 +71,16 @@ class TradeProbModel(ClassifierMixin, BaseEstimator):
     (what the trainer reports) and the headline scores to `validation_` (what the answer shows), so
     the served model carries the evidence for its own probabilities. Everything learned is set in
     `fit`, anew on every call.
+
+    Point in time: `fit` sees only events whose label resolved within the loaded bars (the dataset
+    drops the rest), so `base_rate_` is the win rate of `n_events_` resolved events, the last of them
+    resolved on `resolved_through_` (from `exit_dates`, when given). `typicality_` is fitted on the
+    training rows, so an answer can say when its inputs are outside them (`paiid.ml.typicality`).
     """
 
     #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
-    STATE_VERSION: ClassVar[int] = 1
+    #: 2: typicality_, n_events_, resolved_through_; validation_ with the skill interval.
+    STATE_VERSION: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -121,10 +128,12 @@ class TradeProbModel(ClassifierMixin, BaseEstimator):
         label_end: np.ndarray | None = None,
         embargo: int = 0,
         ret_atr: np.ndarray | None = None,
+        exit_dates: np.ndarray | None = None,
     ) -> TradeProbModel:
         """Fit the forest and its shrinkage weight (or sigmoid calibration) on purged walk-forward
         folds of these events only (rows in time order; `label_end[i]`: the last row decided on or
-        before row i's exit); `ret_atr` gives the outcome sizes."""
+        before row i's exit); `ret_atr` gives the outcome sizes, `exit_dates` the dates the labels
+        resolved (for the answer's "N resolved events up to D")."""
         if self.calibration not in ("blend", "sigmoid"):
             raise BadInput(f"unknown calibration {self.calibration!r}; valid: blend, sigmoid")
         X = np.asarray(X, np.float64)
@@ -135,6 +144,12 @@ class TradeProbModel(ClassifierMixin, BaseEstimator):
         self.feature_names_ = list(self.feature_names or [f"x{i}" for i in range(X.shape[1])])
         self.classes_ = np.array([0, 1])
         self.base_rate_ = float(y.mean())
+        self.n_events_ = int(y.size)
+        self.resolved_through_ = (
+            None if exit_dates is None or not len(exit_dates)
+            else str(np.max(np.asarray(exit_dates, "datetime64[ns]")))[:10]
+        )
+        self.typicality_ = Typicality(seed=int(self.random_state)).fit(X)
         sigmoid = self.calibration == "sigmoid"  # a sigmoid needs both outcomes to calibrate on too
         cv = calibration_cv(len(y), label_end, embargo, self.calib_splits, min_classes=2,
                             min_test_classes=2 if sigmoid else 1)
@@ -174,7 +189,8 @@ class TradeProbModel(ClassifierMixin, BaseEstimator):
                 lambda: clone(self).set_params(validation_splits=0),
                 X, y, label_end, embargo, ret_atr, n_splits=int(self.validation_splits),
             )
-            self.validation_ = {**oos_scores(self.cv_results_), "blend_weight": self.blend_weight_}
+            scores = oos_scores(self.cv_results_, block=max(1, int(embargo)))
+            self.validation_ = {**scores, "blend_weight": self.blend_weight_}
         else:
             self.cv_results_ = None
             self.validation_ = None

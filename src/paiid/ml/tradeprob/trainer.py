@@ -34,7 +34,8 @@ def train(
     if len(ds) < MIN_EVENTS:
         raise NotEnoughHistory("training the trade-probability model (entry events)", MIN_EVENTS, len(ds))
     model = model_for(ds, n_estimators=n_estimators, seed=seed).set_params(validation_splits=N_SPLITS)
-    model.fit(ds.X, ds.y, label_end=ds.label_end_rows, embargo=ds.embargo_rows(), ret_atr=ds.ret_atr)
+    model.fit(ds.X, ds.y, label_end=ds.label_end_rows, embargo=ds.embargo_rows(), ret_atr=ds.ret_atr,
+              exit_dates=ds.t1_date)
     return Trained(
         model,
         {

@@ -5,17 +5,18 @@ training events whose triple-barrier label ends inside the test period are purge
 
 * **Brier** of the probabilities vs **baseline Brier** = the Brier score of predicting each fold's
   *training* base rate for every test event (what you know without a model);
-* **AUC** (0.5 = no ranking skill) of the final probabilities, and **auc_model** of the forest's
-  probabilities before shrinkage toward the base rate (when a fold's blend weight is 0 its final
-  probabilities are one constant, so only auc_model shows whether the forest ranked events at all);
-  the out-of-sample **base rate**;
+* **AUC** (0.5 = no ranking skill) of the final probabilities over the folds where they vary (None,
+  with `auc_note`, when every fold's blend weight is 0: its final probabilities are one constant and
+  rank nothing), and **auc_model** of the forest's probabilities before shrinkage toward the base rate
+  (which shows whether the forest ranked events at all); the out-of-sample **base rate**;
 * **Brier skill score** 1 - Brier / baseline Brier (> 0 = better than the base rate) and the
   **blend weight** each fold's model gave itself (0 = it fell back to the base rate, see
   `TradeProbModel`);
-* 95% **bootstrap intervals** for AUC and the Brier skill score. Neighbouring events overlap in time
-  (their triple-barrier windows share bars), so rows are resampled in consecutive blocks of about one
-  label horizon's worth of events (a circular block bootstrap) rather than one by one, which would
-  understate the uncertainty;
+* 95% **bootstrap intervals** and p-values for AUC and the Brier skill score
+  (`paiid.metrics.block_bootstrap`). Neighbouring events overlap in time (their triple-barrier windows
+  share bars), so rows are resampled in consecutive blocks of about one label horizon's worth of
+  events (a circular block bootstrap) rather than one by one, which would understate the uncertainty;
+  the **effective number of events** and plain **summary** sentences come from `significance`;
 * what the probability is worth as a filter (meta-labeling): mean trade return (triple-barrier exit,
   before costs) of the events the model rates above the training base rate vs all events.
 
@@ -32,69 +33,26 @@ import numpy as np
 
 from paiid.data import PurgedWalkForward
 from paiid.data.splits import label_end_within
-from paiid.metrics import auc, brier, calibration_bins, column_auc, column_brier
+from paiid.metrics import N_BOOT, auc, brier, calibration_bins, wilson_interval
 from paiid.ml.tradeprob.dataset import TradeDataset
 from paiid.ml.tradeprob.labels import PROFIT_ATR, STOP_ATR
+from paiid.ml.tradeprob.significance import (
+    CONSTANT_TOL,
+    auc_interval,
+    bootstrap_ci,
+    effective_events,
+    sentences,
+    served_auc,
+    served_rows,
+    skill_interval,
+    skill_significant,
+)
 from paiid.progress import track
 
 N_SPLITS = 5
 MIN_TRAIN_SHARE = 1 / 3
-#: Bootstrap resamples for the confidence intervals.
-N_BOOT = 1000
 
-
-def bootstrap_ci(
-    y: np.ndarray,
-    p: np.ndarray,
-    base: np.ndarray,
-    raw: np.ndarray | None = None,
-    *,
-    block: int = 1,
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """95% circular-block-bootstrap intervals of AUC (of `p`, and of `raw` when given) and of the Brier
-    skill score of `p` against `base`; rows in time order.
-
-    Blocks of `block` consecutive rows keep the serial dependence of overlapping labels inside each
-    resample; a fixed `seed` makes the interval reproducible.
-    """
-    y = np.asarray(y, np.int64)
-    p = np.asarray(p, np.float64)
-    base = np.asarray(base, np.float64)
-    raw = p if raw is None else np.asarray(raw, np.float64)
-    n = y.size
-    if n < 2:
-        return {
-            "auc_ci95": None,
-            "auc_model_ci95": None,
-            "brier_skill_ci95": None,
-            "block": int(block),
-            "resamples": 0,
-        }
-    block = int(min(max(block, 1), n))
-    rng = np.random.default_rng(seed)
-    k = int(np.ceil(n / block))
-    starts = np.stack([rng.integers(0, n, size=k) for _ in range(n_boot)])  # resample by resample
-    # one resample per column, so that each metric is one scikit-learn call over all resamples
-    idx = ((starts[:, :, None] + np.arange(block)) % n).reshape(n_boot, -1)[:, :n].T
-    yb = y[idx]
-    both = yb.min(axis=0) != yb.max(axis=0)  # AUC needs both classes in the resample
-    aucs, aucs_raw = column_auc(yb[:, both], p[idx][:, both]), column_auc(yb[:, both], raw[idx][:, both])
-    den = column_brier(yb, base[idx])
-    pos = den > 0
-    bss = 1.0 - column_brier(yb[:, pos], p[idx][:, pos]) / den[pos]
-
-    def ci(v: np.ndarray) -> list[float] | None:
-        return [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] if len(v) else None
-
-    return {
-        "auc_ci95": ci(aucs),
-        "auc_model_ci95": ci(aucs_raw),
-        "brier_skill_ci95": ci(bss),
-        "block": block,
-        "resamples": int(n_boot),
-    }
+__all__ = ["N_SPLITS", "bootstrap_ci", "cross_validate", "oos_scores", "summarize", "walk_forward_oos"]
 
 
 def walk_forward_oos(
@@ -132,17 +90,21 @@ def walk_forward_oos(
         proba.append(p)
         base.append(np.full(len(test), rate))
         yt = y[test]
+        constant = bool(np.ptp(p) <= CONSTANT_TOL)
         info.append(
             {
                 "fold": f,
                 "train_events": int(len(tr)),
                 "test_events": int(len(test)),
                 "test_rows": [int(test[0]), int(test[-1])],
+                "base_rate": float(yt.mean()),
+                "train_base_rate": rate,
                 "brier": brier(yt, p),
                 "baseline_brier": brier(yt, np.full(len(yt), rate)),
-                "auc": auc(yt, p),
+                "auc": None if constant else auc(yt, p),  # a constant forecast ranks nothing
                 "auc_model": auc(yt, raw[-1]),
                 "blend_weight": float(model.blend_weight_),
+                "constant": constant,
             }
         )
     return {
@@ -176,16 +138,27 @@ def cross_validate(
     )
 
 
-def oos_scores(cv: dict[str, Any]) -> dict[str, Any]:
-    """The headline scores of a `walk_forward_oos` result: Brier vs its baseline, AUCs, base rate."""
+def oos_scores(cv: dict[str, Any], *, block: int = 1, seed: int = 0) -> dict[str, Any]:
+    """The headline scores of a `walk_forward_oos` result: Brier vs its baseline with the skill score's
+    block-bootstrap interval and p-value (`block` events a block), AUCs, base rate.
+
+    `auc` is of the served probabilities over the folds where they vary, None (with `auc_note`) when
+    every fold serves a constant (see `significance.served_rows`)."""
     rows, p, base, raw = cv["rows"], cv["proba"], cv["base"], cv["raw"]
     y = cv["y"][rows]
     score, baseline = brier(y, p), brier(y, base)
+    order = np.argsort(rows, kind="stable")  # time order (rows are sorted by decision date)
+    skill = skill_interval(y[order], p[order], base[order], block=max(1, int(block)), seed=seed)
+    served, note = served_auc(cv)
     return {
         "brier": score,
         "baseline_brier": baseline,
         "brier_skill": 1.0 - score / baseline if baseline > 0 else None,
-        "auc": auc(y, p),
+        "brier_skill_ci95": None if skill.ci95 is None else list(skill.ci95),
+        "brier_skill_p_value": skill.p_value,
+        "skill_significant": skill_significant(skill.estimate, skill.p_value),
+        "auc": served,
+        "auc_note": note,
         "auc_model": auc(y, raw),
         "base_rate": float(y.mean()),
         "n_test": int(len(rows)),
@@ -203,30 +176,43 @@ def summarize(ds: TradeDataset, cv: dict[str, Any], *, seed: int = 0) -> dict[st
         {"mean_probability": b.mean_predicted, "observed_win_rate": b.observed, "events": b.n}
         for b in calibration_bins(y, p, np.quantile(p, np.linspace(0, 1, 6)))
     ]
-    sc = oos_scores(cv)
+    block = max(1, ds.embargo_rows())
+    sc = oos_scores(cv, block=block, seed=seed)
     order = np.argsort(rows, kind="stable")  # time order (rows are sorted by decision date)
-    boot = bootstrap_ci(
-        y[order], p[order], base[order], raw[order], block=max(1, ds.embargo_rows()), seed=seed
-    )
+    served = served_rows(cv)[0][order]
+    a = auc_interval(y[order][served], p[order][served], block=block, seed=seed)
+    a_raw = auc_interval(y[order], raw[order], block=block, seed=seed)
+    r = rows[order]
+    eff = effective_events(y[order], base[order], ds.symbol[r], ds.t_pos[r], ds.t1_pos[r])
+    n_eff = max(1, int(round(eff["autocorrelation_adjusted"])))
     weights = [f["blend_weight"] for f in cv["folds"]]
-    return {
+    rep = {
         "cv": "purged walk-forward",
         "brier": sc["brier"],
         "baseline_brier": sc["baseline_brier"],
         "brier_skill": sc["brier_skill"],
-        "brier_skill_ci95": boot["brier_skill_ci95"],
+        "brier_skill_ci95": sc["brier_skill_ci95"],
+        "brier_skill_p_value": sc["brier_skill_p_value"],
+        "skill_significant": sc["skill_significant"],
         "auc": sc["auc"],
-        "auc_ci95": boot["auc_ci95"],
+        "auc_note": sc["auc_note"],
+        "auc_ci95": a["ci95"] if sc["auc"] is not None else None,
         "auc_model": sc["auc_model"],
-        "auc_model_ci95": boot["auc_model_ci95"],
+        "auc_model_ci95": a_raw["ci95"],
+        "auc_model_p_value": a_raw["p_value"],
         "auc_baseline": 0.5,
         "blend_weight": float(np.mean(weights)) if weights else None,
+        "constant_folds": int(sum(f["constant"] for f in cv["folds"])),
         "bootstrap": {
-            "method": "circular block",
-            "block_events": boot["block"],
-            "resamples": boot["resamples"],
+            "method": "circular block (paiid.metrics.block_bootstrap)",
+            "block_events": block,
+            "resamples": N_BOOT,
         },
         "base_rate": sc["base_rate"],
+        "base_rate_ci95": (lambda c: None if c is None else list(c))(
+            wilson_interval(int(round(sc["base_rate"] * n_eff)), n_eff)
+        ),
+        "effective_events": eff,
         "n_events": int(len(ds)),
         "n_test": sc["n_test"],
         "filter": {
@@ -246,11 +232,13 @@ def summarize(ds: TradeDataset, cv: dict[str, Any], *, seed: int = 0) -> dict[st
         "folds": [_dated(ds, f) for f in cv["folds"]],
         "barriers": {"profit_atr": PROFIT_ATR, "stop_atr": STOP_ATR, "time_bars": ds.horizon},
     }
+    rep["summary"] = sentences(rep)
+    return rep
 
 
 def _dated(ds: TradeDataset, fold: dict[str, Any]) -> dict[str, Any]:
     """A fold's record with its first and last test rows given as decision dates."""
     first, last = fold["test_rows"]
     head = {k: fold[k] for k in ("fold", "train_events", "test_events")}
-    rest = {k: v for k, v in fold.items() if k not in head and k != "test_rows"}
+    rest = {k: v for k, v in fold.items() if k not in head and k not in ("test_rows", "constant")}
     return {**head, "test_start": str(ds.t_date[first])[:10], "test_end": str(ds.t_date[last])[:10], **rest}
