@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 
-from paiid.cli.common import JsonOpt, command, console, emit, table
+from paiid.cli.common import JsonOpt, command, console, emit, provenance, table
 
 
 def _render(p: dict[str, Any]) -> None:
@@ -15,14 +16,19 @@ def _render(p: dict[str, Any]) -> None:
         {
             "type": r["type"].removeprefix("candle_"), "signal": r["signal"], "conf": r["confidence"],
             "confirmed": r["confirmation_date"][:10], "target": r["target_price"], "stop": r["stop_loss"],
-            "hist": r["historical_success_rate"], "random": r["random_entry_success_rate"],
+            "hist": r["historical_success_rate"], "base": r.get("baseline_rate"), "edge": r.get("edge"),
         }
         for r in p["patterns"]
     ])
-    console.print("conf: scorer's probability of target before stop; hist: that type's historical success "
-                  "rate; random: random entries with the same target/stop distances")
+    console.print("conf: scorer's probability of target before stop; hist: that type's success rate over "
+                  "outcomes resolved before the model's refit date (none below 30 cases); base: random "
+                  "entries within ±126 bars at the same multiples of ATR; edge: hist - base")
+    for r in p["patterns"]:
+        if r.get("success_rate_note"):
+            console.print(f"{escape(r['type'])}: {escape(str(r['success_rate_note']))}")
     if p.get("indecision_candles"):
         console.print("indecision candles: " + ", ".join(c["type"] for c in p["indecision_candles"]))
+    provenance(p)
     if p.get("plot"):
         console.print(f"chart written to {p['plot']}")
 

@@ -8,6 +8,7 @@ from paiid.data import load_bars
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.ml.patterns import patterns_answer, train
 from paiid.ml.patterns.answer import MIN_BARS, RECENT_BARS
+from paiid.ml.patterns.rates import MIN_RESOLVED_CASES
 from paiid.ml.patterns.scan import scan
 
 CONTRACT = {"type", "confidence", "signal", "target_price", "stop_loss", "historical_success_rate",
@@ -24,10 +25,17 @@ def test_answer_has_the_contract_shape(model) -> None:
     ans = patterns_answer(model, bars, "SPX")
     assert ans["symbol"] == "SPX" and ans["as_of"].startswith("2008-10-15")
     assert ans["patterns"], "a crash day with several candlesticks"
+    assert {"percentile", "unusual", "confidence_factor", "note"} <= set(ans["typicality"])
+    assert ans["success_rates"]["min_resolved_cases"] == MIN_RESOLVED_CASES
     for p in ans["patterns"]:
         assert CONTRACT <= set(p)
         assert p["signal"] in {"bullish", "bearish", "neutral"}
-        assert 0 < p["confidence"] < 1 and 0 <= p["historical_success_rate"] <= 1
+        assert 0 < p["confidence"] < 1
+        rate, (lo, hi) = p["historical_success_rate"], p["success_rate_ci95"]
+        if p["resolved_cases"] >= MIN_RESOLVED_CASES:
+            assert 0 <= lo <= rate <= hi <= 1 and p["success_rate_note"] is None
+        else:
+            assert rate is None and "too few to state a rate" in p["success_rate_note"]
         assert p["timeframe"] == "daily"
         assert p["start_date"] <= p["end_date"] <= ans["as_of"]
         if p["signal"] == "bullish":

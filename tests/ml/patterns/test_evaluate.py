@@ -6,6 +6,7 @@ import pytest
 
 from paiid.ml.patterns.chart import CHART_TYPES
 from paiid.ml.patterns.evaluate import evaluate
+from paiid.ml.patterns.rates import MIN_RESOLVED_CASES
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +26,20 @@ def test_evaluate_reports_synthetic_historical_and_scorer_parts() -> None:
             if t.startswith("_") or not v["detections"]:
                 continue
             assert 0 <= v["success_rate"] <= 1 and 0 <= v["random_entry_success_rate"] <= 1, (sym, t)
+            assert v["resolved"] == v["detections"] and v["shown"] == (v["resolved"] >= MIN_RESOLVED_CASES)
+            lo, hi = v["success_rate_ci95"]
+            assert lo <= v["success_rate"] <= hi, (sym, t)
+            blo, bhi = v["matched_random_rate_ci95"]
+            assert blo <= v["matched_random_rate"] <= bhi, (sym, t)
+            if v["shown"]:
+                assert v["edge"] == pytest.approx(v["success_rate"] - v["matched_random_rate"])
+                assert v["intervals_separate"] == (lo > bhi or hi < blo)
+            else:
+                assert v["edge"] is None and "too few" in v["note"]
         assert hist["candle_engulfing"]["detections"] > 100
+        # the summary names every type below the minimum count
+        few = [t for t, v in hist.items() if not t.startswith("_") and v["detections"] and not v["shown"]]
+        line = next(s for s in r["summary"] if s.startswith(f"{sym}: {len(few)} pattern types have fewer"))
+        assert all(f"{t} ({hist[t]['resolved']})" in line for t in few)
     sc = r["scorer"]["all"]
     assert {"auc", "brier", "base_rate_brier", "rule_brier", "rule_auc"} <= set(sc)

@@ -68,13 +68,20 @@ def test_success_rate_tables_count_what_history_shows(trained: Trained) -> None:
     per_symbol = sum(row[0] for tab in model.symbol_tables_.values() for row in tab.values())
     assert per_symbol == total
     rate = model.success_rate("candle_engulfing", "candle", "SPX")
-    n, s, _ = model.symbol_tables_["SPX"]["candle_engulfing"]
-    assert rate["scope"] == "SPX" and rate["cases"] == n and rate["rate"] == pytest.approx(s / n)
-    # an unseen symbol falls back to all training symbols; an unseen type to its kind's rate
+    n, s, rnd, rnd_n, mat, mat_n = model.symbol_tables_["SPX"]["candle_engulfing"]
+    assert rate["scope"] == "SPX" and rate["cases"] == rate["resolved"] == n
+    assert rate["rate"] == pytest.approx(s / n) and rate["baseline_rate"] == pytest.approx(mat / mat_n)
+    assert rate["random_entry_rate"] == pytest.approx(rnd / rnd_n) and 0 < mat_n <= n
+    lo, hi = rate["success_rate_ci95"]
+    assert lo < rate["rate"] < hi
+    # an unseen symbol falls back to all training symbols; an unseen type has no rate to state
     other = model.success_rate("candle_engulfing", "candle", "XYZ")
     assert other["scope"] == "all training symbols"
     none = model.success_rate("never_seen", "chart", "SPX")
-    assert none["cases"] == 0 and 0 < none["rate"] < 1
+    assert none["cases"] == 0 and none["rate"] is None and none["note"].startswith("only 0 resolved cases")
+    assert model.resolved_through_ <= "2018-12-31"
+    assert trained.metadata["resolved_through"] == model.resolved_through_
+    assert model.typicality_.n_training_rows_ > 1000
 
 
 def test_confidences_are_probabilities_and_vary_with_the_inputs(trained: Trained) -> None:

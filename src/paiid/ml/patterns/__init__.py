@@ -8,8 +8,11 @@
 - `chart`: `scan_chart`, which runs every chart detector, confirms the breakouts and drops overlaps.
 - `candles`: TA-Lib's 61 CDL functions in the same shape.
 - `scan`: chart patterns and candles together, and the scorer's input matrix.
-- `outcomes`: target-before-stop labels and the random-entry baseline.
-- `scorer`: the `pattern_scorer` model (success-rate tables + confidence) and its trainer.
+- `outcomes`: target-before-stop labels and the old random-entry baseline (percentage distances).
+- `baseline`: the matched random-entry baseline (near in time, distances in ATRs), the one edges use.
+- `rates`: how a rate is stated (Wilson interval, `MIN_RESOLVED_CASES`, edge over the matched baseline).
+- `dataset`: resolved detections of a symbol (unresolved ones dropped: point in time under `as_of`).
+- `scorer`: the `pattern_scorer` model (success-rate tables + confidence + typicality) and its trainer.
 - `holdout`: `paiid retrain`'s test of the scorer on detections confirmed after a cutoff.
 - `answer`: the detect-patterns JSON; `plot`: the HTML chart; `synthetic` / `evaluate`: the honest report.
 """

@@ -15,9 +15,11 @@ from paiid.data import timeframe_of
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.features import build_features
 from paiid.ml.context import AnswerContext
+from paiid.ml.patterns.baseline import MATCH_WINDOW
 from paiid.ml.patterns.detection import Detection
 from paiid.ml.patterns.outcomes import HORIZON
-from paiid.ml.patterns.scan import design_matrix, scan
+from paiid.ml.patterns.rates import MIN_RESOLVED_CASES
+from paiid.ml.patterns.scan import context_matrix, design_matrix, scan, typicality_inputs
 
 #: Fewest bars a scan is meaningful on (ATR warm-up plus room for a few swings).
 MIN_BARS = 100
@@ -57,20 +59,29 @@ def _date(bars: pd.DataFrame, i: int) -> str:
 
 
 def _row(
-    d: Detection, bars: pd.DataFrame, model: Any, symbol: str, timeframe: str, confidence: float | None,
+    d: Detection, bars: pd.DataFrame, model: Any, symbol: str, timeframe: str, p: float, factor: float,
 ) -> dict[str, Any]:
     rate = model.success_rate(d.type, d.kind, symbol)
     return {
         "type": d.type,
         "kind": d.kind,
-        "confidence": confidence,
+        "confidence": p * factor,
+        "model_confidence": p,
+        "typicality_factor": factor,
         "signal": d.signal,
         "target_price": d.target,
         "stop_loss": d.stop,
         "entry_price": d.entry,
-        "historical_success_rate": rate["rate"],
+        "historical_success_rate": rate["success_rate"],
+        "success_rate_ci95": rate["success_rate_ci95"],
+        "resolved_cases": rate["resolved"],
+        "success_rate_note": rate["note"],
         "success_rate_cases": rate["cases"],
         "success_rate_scope": rate["scope"],
+        "baseline_rate": rate["baseline_rate"],
+        "baseline_rate_ci95": rate["baseline_rate_ci95"],
+        "edge": rate["edge"],
+        "edge_intervals_separate": rate["intervals_separate"],
         "random_entry_success_rate": rate["random_entry_rate"],
         "horizon_bars": HORIZON[d.kind],
         "timeframe": timeframe,
@@ -80,6 +91,32 @@ def _row(
         "bars_since_confirmation": len(bars) - 1 - d.confirm,
         "levels": dict(d.levels),
         "points": [{"date": _date(bars, i), "price": float(p)} for i, p in d.points],
+    }
+
+
+def typicality_block(model: Any, features: pd.DataFrame) -> dict[str, Any]:
+    """The `typicality` of the latest bar's market context (trend, volatility, volume magnitudes) against
+    the scorer's training rows. The latest bar, not each detection's confirmation bar, because the reader
+    acts now, and because it exists whether or not a pattern was confirmed today."""
+    typ = getattr(model, "typicality_", None)
+    if typ is None:
+        return {"percentile": None, "unusual": False, "confidence_factor": 1.0, "training_rows": 0,
+                "note": "this scorer has no typicality reference (too few complete training rows)",
+                "of": "latest bar"}
+    x = typicality_inputs(context_matrix(features, np.array([len(features) - 1])))
+    return {**typ.assess(x[0]), "of": "latest bar"}
+
+
+def _rates_block(model: Any, as_of: pd.Timestamp) -> dict[str, Any]:
+    through = getattr(model, "resolved_through_", None)
+    return {
+        "resolved_through": through,
+        "point_in_time": through is None or pd.Timestamp(through) <= as_of,
+        "min_resolved_cases": MIN_RESOLVED_CASES,
+        "counted": "detections whose outcome resolved within the scorer's training bars; unresolved ones "
+                   "are left out, not counted as failures",
+        "baseline": f"random entries within {MATCH_WINDOW} bars of each detection, same side and horizon, "
+                    "target and stop at the same multiples of the ATR at entry",
     }
 
 
@@ -101,10 +138,15 @@ def patterns_answer(
     """`{"symbol","as_of","patterns":[...]}` as of the last bar of `bars`.
 
     `patterns` holds recent chart patterns and directional candlesticks, each with the model's
-    confidence and the type's historical success rate (beside the random-entry rate with the same
-    target/stop distances). Indecision candles (doji and the like) have no trade to score; they are
-    listed under `indecision_candles`. `context`: the shared `AnswerContext` of these bars, whose
-    features serve when the timeframe is the bars' own.
+    confidence (times the typicality factor of the latest bar: halved when the market is unlike the
+    training rows) and the type's historical success rate with its Wilson interval, beside the matched
+    random-entry baseline (`baseline_rate`) and the edge; the rate is null with a `success_rate_note` below
+    `MIN_RESOLVED_CASES` resolved cases. Nothing here counts outcomes from the bars: the rates are the
+    scorer's tables, built from outcomes resolved within its training bars (`success_rates`).
+    Indecision candles (doji and the like) have no trade to score; they are listed under
+    `indecision_candles`. `typicality`: the latest bar's market context against the training rows.
+    `context`: the shared `AnswerContext` of these bars, whose features serve when the timeframe is the
+    bars' own.
     """
     tf_bars = to_timeframe(bars, timeframe)
     tf = (timeframe or "").strip().lower() if tf_bars is not bars else native_timeframe(bars, timeframe)
@@ -112,13 +154,15 @@ def patterns_answer(
         raise NotEnoughHistory(f"pattern detection on {tf} bars", MIN_BARS, len(tf_bars))
     chart, candles = recent_detections(tf_bars, recent_bars=recent_bars, candle_bars=candle_bars)
     scored = chart + [d for d in candles if d.direction != 0]
+    native = tf_bars is bars
+    feats = AnswerContext.of(symbol, bars, context).features if native else build_features(tf_bars)
+    typicality = typicality_block(model, feats)
+    factor = float(typicality["confidence_factor"])
     conf = np.zeros(0)
     if scored:
-        native = tf_bars is bars
-        feats = AnswerContext.of(symbol, bars, context).features if native else build_features(tf_bars)
         X = design_matrix(scored, feats)
         conf = model.predict_proba(X, [d.type for d in scored], [d.kind for d in scored])
-    rows = [_row(d, tf_bars, model, symbol, tf, float(p)) for d, p in zip(scored, conf, strict=True)]
+    rows = [_row(d, tf_bars, model, symbol, tf, float(p), factor) for d, p in zip(scored, conf, strict=True)]
     rows.sort(key=lambda r: (r["kind"] != "chart", r["bars_since_confirmation"], -r["confidence"]))
     neutral = [
         {"type": d.type, "kind": d.kind, "signal": "neutral", "timeframe": tf,
@@ -131,4 +175,6 @@ def patterns_answer(
         "timeframe": tf,
         "patterns": rows,
         "indecision_candles": neutral,
+        "typicality": typicality,
+        "success_rates": _rates_block(model, tf_bars.index[-1]),
     }

@@ -10,7 +10,8 @@ import pandas as pd
 
 from paiid.errors import NotEnoughHistory
 from paiid.metrics import brier
-from paiid.ml.patterns.scorer import PatternScorer, pooled_dataset, symbol_dataset
+from paiid.ml.patterns.dataset import pooled_dataset, symbol_dataset
+from paiid.ml.patterns.scorer import PatternScorer
 
 #: Symbols shorter than this are left out, as the trainer leaves them out: too few detections to say
 #: anything about success rates.

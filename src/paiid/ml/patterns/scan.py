@@ -42,6 +42,43 @@ def scan(bars: pd.DataFrame, params: ChartParams | None = None, *, candles_since
     return ScanResult(dets, bars, atr)
 
 
+def context_matrix(features: pd.DataFrame, at: np.ndarray, direction: np.ndarray | None = None) -> np.ndarray:
+    """(len(at), len(CONTEXT)) context at bars `at`, directional columns times `direction` (default +1)."""
+    at = np.asarray(at, dtype=np.int64)
+    sign = np.ones(len(at)) if direction is None else np.asarray(direction, dtype=np.float64)
+    out = np.full((len(at), len(CONTEXT)), np.nan)
+    col = 0
+    for name in DIRECTIONAL:
+        out[:, col] = features[name].to_numpy(dtype=np.float64)[at] * sign
+        col += 1
+    for name, (centre, scale) in CENTRED.items():
+        out[:, col] = (features[name].to_numpy(dtype=np.float64)[at] - centre) / scale * sign
+        col += 1
+    for name in UNSIGNED:
+        vals = features[name].to_numpy(dtype=np.float64)[at]
+        out[:, col] = vals / 100.0 if name == "adx_14" else vals
+        col += 1
+    return out
+
+
+def typicality_inputs(context: np.ndarray) -> np.ndarray:
+    """What the out-of-distribution check compares: the context with the direction taken out.
+
+    A detection's context columns are signed by its direction, so the same market reads differently for
+    a long and a short; the magnitudes of the signed columns (and the unsigned ones as they are) describe
+    the market alone, which is what "have we seen a market like this?" is about, and they can be computed
+    for the latest bar whether or not a pattern was confirmed on it.
+    """
+    out = np.array(context, dtype=np.float64, copy=True)
+    n_signed = len(DIRECTIONAL) + len(CENTRED)
+    out[:, :n_signed] = np.abs(out[:, :n_signed])
+    return out
+
+
+#: Columns of the design matrix holding the context (the rest is geometry and `is_candle`).
+CONTEXT_SLICE = slice(len(GEOMETRY), len(GEOMETRY) + len(CONTEXT))
+
+
 def design_matrix(dets: list[Detection], features: pd.DataFrame) -> np.ndarray:
     """(n_detections, len(FEATURES)) float matrix; NaN where a context feature is still warming up."""
     m = len(dets)
@@ -52,18 +89,8 @@ def design_matrix(dets: list[Detection], features: pd.DataFrame) -> np.ndarray:
     direction = np.array([d.direction or 1 for d in dets], dtype=np.float64)
     for j, g in enumerate(GEOMETRY):
         out[:, j] = [d.geometry.get(g, np.nan) for d in dets]
-    col = len(GEOMETRY)
-    for name in DIRECTIONAL:
-        out[:, col] = features[name].to_numpy(dtype=np.float64)[at] * direction
-        col += 1
-    for name, (centre, scale) in CENTRED.items():
-        out[:, col] = (features[name].to_numpy(dtype=np.float64)[at] - centre) / scale * direction
-        col += 1
-    for name in UNSIGNED:
-        vals = features[name].to_numpy(dtype=np.float64)[at]
-        out[:, col] = vals / 100.0 if name == "adx_14" else vals
-        col += 1
-    out[:, col] = [1.0 if d.kind == "candle" else 0.0 for d in dets]
+    out[:, CONTEXT_SLICE] = context_matrix(features, at, direction)
+    out[:, -1] = [1.0 if d.kind == "candle" else 0.0 for d in dets]
     return out
 
 

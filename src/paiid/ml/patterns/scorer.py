@@ -8,12 +8,16 @@ and its context at the confirmation bar (trend, volatility, volume from `build_f
 
 Every score reported for it is walk-forward (`paiid.data.PurgedWalkForward`, labels purged by the bar
 their outcome became known) and sits next to two baselines: the base rate and the rule alone.
-Fitted state is numpy arrays, floats, lists and dicts only, so skops can store it without pandas.
+Point in time: the tables, baselines and model count only detections whose outcome resolved within the
+bars the trainer loaded (`dataset`), so a scorer trained under `paiid.data.repository.as_of(B)` knows no
+outcome from after B. Rates rest on at least `rates.MIN_RESOLVED_CASES` resolved cases or are withheld.
+The fitted `typicality_` (a `paiid.ml.typicality.Typicality` on the training rows' market context) lets
+an answer say when today's market is unlike anything the tables were built on.
+Fitted state is numpy arrays, floats, lists, dicts and that Typicality only, so skops can store it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,9 +30,11 @@ from paiid.errors import NotEnoughHistory
 from paiid.metrics import auc, brier
 from paiid.ml.base import Trained, data_fingerprint
 from paiid.ml.patterns.candidate import ChartParams
-from paiid.ml.patterns.detection import Detection
-from paiid.ml.patterns.outcomes import HORIZON, detection_outcomes, random_entry_rate
-from paiid.ml.patterns.scan import FEATURES, scan_with_features
+from paiid.ml.patterns.dataset import DataSet, pooled_dataset, symbol_dataset
+from paiid.ml.patterns.outcomes import HORIZON
+from paiid.ml.patterns.rates import MIN_RESOLVED_CASES, rate_block
+from paiid.ml.patterns.scan import CONTEXT_SLICE, FEATURES, typicality_inputs
+from paiid.ml.typicality import Typicality
 
 DEFAULT_SYMBOLS = ["SPX", "GOOG"]
 
@@ -39,12 +45,19 @@ def _logit(p: np.ndarray | float) -> np.ndarray:
 
 
 class PatternScorer:
-    """Success-rate tables and the confidence model (scikit-learn conventions; state ends in `_`)."""
+    """Success-rate tables and the confidence model (scikit-learn conventions; state ends in `_`).
+
+    A table row is [cases, successes, random-entry sum, random-entry cases, matched-baseline sum,
+    matched-baseline cases], counting resolved detections only. `typicality_` is fitted on the training
+    rows' market context (`scan.typicality_inputs`), `resolved_through_` is the last date an outcome
+    counted in the tables became known (ISO, or None when fitted without `resolved_time`).
+    """
 
     #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
-    def __init__(self, C: float = 0.05, prior_strength: float = 20.0, min_symbol_cases: int = 20):
+    def __init__(self, C: float = 0.05, prior_strength: float = 20.0,
+                 min_symbol_cases: int = MIN_RESOLVED_CASES):
         self.C = C
         self.prior_strength = prior_strength
         self.min_symbol_cases = min_symbol_cases
@@ -58,41 +71,56 @@ class PatternScorer:
         a = self.prior_strength
         out = np.empty(len(types))
         for i, (t, k) in enumerate(zip(types, kinds, strict=True)):
-            n, s = self.type_table_.get(t, [0.0, 0.0, 0.0])[:2]
+            n, s = self.type_table_.get(t, [0.0] * 6)[:2]
             out[i] = (s + a * self._kind_rate(k)) / (n + a)
         return out
 
     def success_rate(self, type_: str, kind: str, symbol: str | None = None) -> dict[str, Any]:
-        """The historical rate a user sees: the symbol's own when it has enough cases, else all symbols'."""
+        """The historical rate a user sees: the symbol's own when it has enough resolved cases, else all
+        symbols'; with its Wilson interval and matched baseline, withheld below `MIN_RESOLVED_CASES`
+        (`rates.rate_block`), plus `scope`, `cases` and the old `random_entry_rate`."""
         sym_row = self.symbol_tables_.get(symbol or "", {}).get(type_)
         if sym_row is not None and sym_row[0] >= self.min_symbol_cases:
             row, scope = sym_row, symbol
         else:
             row, scope = self.type_table_.get(type_), "all training symbols"
-        if row is None or row[0] == 0:
-            return {"rate": self._kind_rate(kind), "cases": 0, "scope": f"all {kind} patterns",
-                    "random_entry_rate": None}
-        n, s, rnd = row
-        return {"rate": s / n, "cases": int(n), "scope": scope, "random_entry_rate": rnd / n}
+        if row is None:
+            row, scope = [0.0] * 6, "all training symbols"
+        n, s, rnd, rnd_n, mat, mat_n = row
+        block = rate_block(n, s, mat, mat_n, through=self.resolved_through_)
+        return {**block, "rate": block["success_rate"], "cases": int(n), "scope": scope,
+                "random_entry_rate": rnd / rnd_n if rnd_n else None}
 
     # ----- fit / predict ---------------------------------------------------------------------------
     def fit(
         self, X: np.ndarray, types: list[str], kinds: list[str], symbols: list[str], y: np.ndarray,
-        random_rate: np.ndarray | None = None,
+        random_rate: np.ndarray | None = None, matched_rate: np.ndarray | None = None,
+        resolved_time: np.ndarray | None = None,
     ) -> PatternScorer:
-        """Fit tables and model on resolved detections (y in {0, 1}, no NaN)."""
+        """Fit tables and model on resolved detections (y in {0, 1}, no NaN; the caller drops unresolved
+        ones, see `dataset`). `resolved_time` (ns) dates the tables' last counted outcome."""
         y = np.asarray(y, dtype=np.float64)
-        rnd = np.nan_to_num(random_rate if random_rate is not None else np.full(len(y), np.nan), nan=0.0)
+        nan = np.full(len(y), np.nan)
+        rnd = np.asarray(random_rate if random_rate is not None else nan, dtype=np.float64)
+        mat = np.asarray(matched_rate if matched_rate is not None else nan, dtype=np.float64)
         self.base_rate_ = float(y.mean()) if len(y) else 0.5
         self.kind_rate_ = {k: float(y[np.array(kinds) == k].mean()) for k in sorted(set(kinds))}
-        self.type_table_ = _table(types, y, rnd)
+        self.type_table_ = _table(types, y, rnd, mat)
+        sym = np.array(symbols)
         self.symbol_tables_ = {
-            s: _table([t for t, ss in zip(types, symbols, strict=True) if ss == s], y[np.array(symbols) == s],
-                      rnd[np.array(symbols) == s])
+            s: _table([t for t, ss in zip(types, symbols, strict=True) if ss == s], y[sym == s],
+                      rnd[sym == s], mat[sym == s])
             for s in sorted(set(symbols))
         }
+        self.resolved_through_ = (
+            pd.Timestamp(int(np.max(resolved_time))).isoformat()
+            if resolved_time is not None and len(resolved_time) else None
+        )
         self.feature_names_ = list(FEATURES) + ["prior_logit"]
         self.medians_ = np.nan_to_num(np.nanmedian(X, axis=0) if len(X) else np.zeros(X.shape[1]))
+        ctx = typicality_inputs(X[:, CONTEXT_SLICE])
+        complete = int(np.isfinite(ctx).all(axis=1).sum())
+        self.typicality_ = Typicality().fit(ctx) if complete >= 50 else None
         # Leave-one-out prior for the training rows, so the model cannot lean on a row's own label.
         a = self.prior_strength
         prior = np.empty(len(y))
@@ -125,75 +153,21 @@ class PatternScorer:
         return 1.0 / (1.0 + np.exp(-(Z @ self.coef_ + self.intercept_)))
 
 
-def _table(types: list[str], y: np.ndarray, rnd: np.ndarray) -> dict[str, list[float]]:
-    """type -> [cases, successes, sum of random-entry success rates] as plain floats."""
+def _table(types: list[str], y: np.ndarray, rnd: np.ndarray, mat: np.ndarray) -> dict[str, list[float]]:
+    """type -> [cases, successes, random sum, random cases, matched sum, matched cases] as plain floats;
+    a baseline that resolved for none of a detection's draws (NaN) is left out of its sums."""
     out: dict[str, list[float]] = {}
-    for t, yi, ri in zip(types, y, rnd, strict=True):
-        row = out.setdefault(t, [0.0, 0.0, 0.0])
+    for t, yi, ri, mi in zip(types, y, rnd, mat, strict=True):
+        row = out.setdefault(t, [0.0] * 6)
         row[0] += 1.0
         row[1] += float(yi)
-        row[2] += float(ri)
+        if np.isfinite(ri):
+            row[2] += float(ri)
+            row[3] += 1.0
+        if np.isfinite(mi):
+            row[4] += float(mi)
+            row[5] += 1.0
     return out
-
-
-# ----- data set ------------------------------------------------------------------------------------
-@dataclass
-class DataSet:
-    """Resolved directional detections of several symbols, ordered by confirmation time."""
-
-    X: np.ndarray
-    y: np.ndarray
-    types: list[str]
-    kinds: list[str]
-    symbols: list[str]
-    time: np.ndarray  # confirmation timestamp (ns)
-    resolved_time: np.ndarray  # when the outcome became known (ns)
-    random_rate: np.ndarray
-    detections: list[Detection]
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def subset(self, idx: np.ndarray) -> DataSet:
-        pick = idx.tolist()
-        return DataSet(
-            self.X[idx], self.y[idx], [self.types[i] for i in pick], [self.kinds[i] for i in pick],
-            [self.symbols[i] for i in pick], self.time[idx], self.resolved_time[idx], self.random_rate[idx],
-            [self.detections[i] for i in pick],
-        )
-
-
-def symbol_dataset(
-    symbol: str, bars: pd.DataFrame, *, params: ChartParams | None = None, seed: int = 0, draws: int = 10,
-) -> DataSet:
-    """Scan one symbol's history and label every directional detection with its outcome."""
-    res, X = scan_with_features(bars, params)
-    h, lo, c = (bars[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close"))
-    y, resolved = detection_outcomes(h, lo, res.detections)
-    rnd = random_entry_rate(h, lo, c, res.detections, draws=draws, seed=seed)
-    keep = np.flatnonzero(~np.isnan(y))
-    idx_ns = bars.index.asi8
-    dets = [res.detections[i] for i in keep]
-    return DataSet(
-        X[keep], y[keep], [d.type for d in dets], [d.kind for d in dets], [symbol] * len(keep),
-        idx_ns[[d.confirm for d in dets]] if len(keep) else np.zeros(0, dtype=np.int64),
-        idx_ns[resolved[keep]] if len(keep) else np.zeros(0, dtype=np.int64),
-        rnd[keep], dets,
-    )
-
-
-def pooled_dataset(sets: list[DataSet]) -> DataSet:
-    """Concatenate per-symbol sets and order rows by confirmation time (the walk-forward order)."""
-    X = np.vstack([s.X for s in sets]) if sets else np.zeros((0, len(FEATURES)))
-    cat = DataSet(
-        X, np.concatenate([s.y for s in sets]), sum((s.types for s in sets), []),
-        sum((s.kinds for s in sets), []),
-        sum((s.symbols for s in sets), []), np.concatenate([s.time for s in sets]),
-        np.concatenate([s.resolved_time for s in sets]), np.concatenate([s.random_rate for s in sets]),
-        sum((s.detections for s in sets), []),
-    )
-    order = np.argsort(cat.time, kind="stable")
-    return cat.subset(order)
 
 
 def walk_forward_scores(ds: DataSet, *, n_splits: int = 5, **scorer_kw: Any) -> dict[str, Any]:
@@ -211,7 +185,8 @@ def walk_forward_scores(ds: DataSet, *, n_splits: int = 5, **scorer_kw: Any) -> 
         tr, te = ds.subset(train), ds.subset(test)
         if len(tr) < 20:
             continue
-        model = PatternScorer(**scorer_kw).fit(tr.X, tr.types, tr.kinds, tr.symbols, tr.y, tr.random_rate)
+        model = PatternScorer(**scorer_kw).fit(tr.X, tr.types, tr.kinds, tr.symbols, tr.y, tr.random_rate,
+                                               tr.matched_rate, tr.resolved_time)
         p_ml.append(model.predict_proba(te.X, te.types, te.kinds))
         p_rule.append(model.prior(te.types, te.kinds))
         p_base.append(np.full(len(te), model.base_rate_))
@@ -255,7 +230,8 @@ def train(symbols: list[str] | None = None, *, seed: int = 0, deps: dict[str, An
         raise NotEnoughHistory("training the pattern scorer", 300, 0)
     ds = pooled_dataset(sets)
     scores = walk_forward_scores(ds)
-    model = PatternScorer().fit(ds.X, ds.types, ds.kinds, ds.symbols, ds.y, ds.random_rate)
+    model = PatternScorer().fit(ds.X, ds.types, ds.kinds, ds.symbols, ds.y, ds.random_rate, ds.matched_rate,
+                                ds.resolved_time)
     return Trained(model, {
         "features": model.feature_names_,
         "params": {"C": model.C, "prior_strength": model.prior_strength,
@@ -264,4 +240,7 @@ def train(symbols: list[str] | None = None, *, seed: int = 0, deps: dict[str, An
         "scores": scores,
         "data": data,
         "detections": len(ds),
+        "resolved_through": model.resolved_through_,
+        "min_resolved_cases": MIN_RESOLVED_CASES,
+        "typicality_rows": model.typicality_.n_training_rows_ if model.typicality_ is not None else 0,
     })
