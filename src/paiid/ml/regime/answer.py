@@ -31,8 +31,12 @@ def regime_answer(
     """The market-regime JSON of the contract, as of the last bar of `bars` (callers cut at `--date`).
 
     `context`: the shared `AnswerContext` of these bars, when other answers read them too.
+    Beside the contract's keys: `detail` (which kind of regime: e.g. ``volatile_bear`` for a crash in a
+    falling market, see `market`), `state` (the fitted volatility/direction state behind it) and
+    `typicality` (how far today's inputs are from the training inputs; when unusual, the confidence is
+    multiplied by its `confidence_factor`).
     """
-    check_is_fitted(model, ["means_", "strategy_ranking_"])
+    check_is_fitted(model, ["means_", "strategy_ranking_", "typicality_"])
     if len(bars) < MIN_BARS:
         raise NotEnoughHistory(f"regime detection for {symbol}", MIN_BARS, len(bars))
     ctx = AnswerContext.of(symbol, bars, context)
@@ -41,6 +45,8 @@ def regime_answer(
     if regime is None:  # past the warm-up: an input the data leave undefined (raises, naming it)
         x = model.inputs(bars, ctx.features)[-1]
         ctx.require_defined(f"regime detection for {symbol}", INPUT_NAMES, x)
+    x_last = model.inputs(bars, ctx.features)[-1]
+    typicality = model.typicality_.assess(x_last)
     last = ctx.features.iloc[-1]
     ann = math.sqrt(bars_per_year(bars.index))
     proba = hist["proba"][-1]
@@ -58,7 +64,8 @@ def regime_answer(
         "symbol": symbol,
         "as_of": bars.index[-1].isoformat(),
         "current_regime": regime,
-        "confidence": float(hist["confidence"][-1]),
+        "detail": hist["detail"][-1],
+        "confidence": float(hist["confidence"][-1]) * float(typicality["confidence_factor"]),
         "features": {
             "volatility": float(last["rvol_20"]) * ann,
             "trend_strength": float(last["adx_14"]),
@@ -67,6 +74,8 @@ def regime_answer(
         "recommended_strategies": ranking,
         "probabilities": {r: float(p) for r, p in zip(REGIMES, proba, strict=True)},
         "most_probable_today": raw[-1],
+        "state": hist["state"][-1],
+        "typicality": typicality,
         "pending_change": pending,
         "days_in_regime": days,
         "regime_since": since.isoformat(),
@@ -75,7 +84,10 @@ def regime_answer(
         "notes": {
             "volatility": "20-bar realised volatility, annualised",
             "trend_strength": "ADX(14), 0-100; above 25 is usually read as a trend",
-            "confidence": "forward-filtered probability of the reported regime (uses no later bar)",
+            "confidence": "forward-filtered probability of the reported regime (uses no later bar), "
+                          "times typicality.confidence_factor",
+            "detail": "volatile_bear, bear_market_range, bear_trend, volatile_bull, volatile_whipsaw, "
+                      "bull_pullback, range, bull_trend or bear_market_rally (see paiid.ml.regime.market)",
             "recommended_strategies":
                 "families with a positive out-of-sample Sharpe in this regime, best first",
         },

@@ -10,7 +10,14 @@ Gaussian/Markov model, summed over the clusters mapped to each regime. Never the
 The emission log-likelihoods are divided by `temperature` (default 2) before filtering, because the
 inputs are overlapping-window statistics: consecutive rows share most of their data, and a filter that
 treats each row as fresh evidence is overconfident (`paiid evaluate` reports the calibration error).
-The reported regime then follows the minimum-duration rule (`smoothing`).
+The fitted clusters give each bar a volatility/direction *state*; the real-market layer (`market`) maps
+states to regimes per bar from the price's drawdown and longer returns (a crash in a falling market is
+``trending_bearish`` / ``volatile_bear``, not just turbulence). The reported regime then follows the
+minimum-duration rule (`smoothing`).
+
+Every fitted piece comes from the bars given to `fit` only: the volatility prior's level (the mean log
+range of those bars), the standardisation, the clusters, the family ranking (walk-forward inside them)
+and `typicality_` (the out-of-distribution check of an answer's inputs against the training inputs).
 
 **Recommended strategy families** are learned in `fit` when it is given the templates' per-bar
 returns (`strategy_returns`, as the trainer does): `ranking_splits` walk-forward folds
@@ -33,10 +40,12 @@ from paiid.errors import BadInput, NotEnoughHistory
 from paiid.features import WARMUP, build_features
 from paiid.ml.regime.clusters import fit_hmm, fit_kmeans
 from paiid.ml.regime.inputs import INPUT_NAMES, MIN_BARS, inputs_from_raw, log_positive, raw_features
+from paiid.ml.regime.market import details, drift_context, regime_map
 from paiid.ml.regime.naming import REGIMES, map_clusters, regime_matrix
 from paiid.ml.regime.ranking import family_sharpe, rank_families
 from paiid.ml.regime.smoothing import smooth_labels
 from paiid.ml.regime.validation import label_scores, walk_forward_folds
+from paiid.ml.typicality import Typicality
 
 #: Standardised inputs are clipped to +-this many standard deviations.
 CLIP = 5.0
@@ -51,7 +60,7 @@ class RegimeDetector(BaseEstimator):
     """
 
     #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -126,6 +135,9 @@ class RegimeDetector(BaseEstimator):
         self.cluster_regime_ = map_clusters(self.means_ * self.scale_ + self.mean_)
         self.n_features_in_ = len(INPUT_NAMES)
         self.n_train_rows_ = int(len(z))
+        # inputs of an answer far from every training row (a crash deeper than any seen) are flagged
+        seed = 0 if self.random_state is None else int(self.random_state)
+        self.typicality_ = Typicality(seed=seed).fit(x_all)
 
         self.strategy_sharpe_ = {r: {} for r in REGIMES}
         self.strategy_bars_ = {}
@@ -179,21 +191,31 @@ class RegimeDetector(BaseEstimator):
             np.ascontiguousarray(self.startprob_), np.ascontiguousarray(self.transmat_), emis)[1])
 
     def history(self, bars: pd.DataFrame, features: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
-        """Everything per bar, causally: `proba` (n, 4) filtered regime probabilities, `raw` (most
-        probable regime), `regime` (after the minimum-duration rule), `confidence` (filtered probability
-        of `regime`), `days` (bars since `regime` began). Warm-up rows: NaN / None / 0."""
+        """Everything per bar, causally: `state_proba` (n, 4) filtered probabilities of the fitted states,
+        `state` (the most probable one after the minimum-duration rule: the detector without the
+        real-market layer, what the synthetic benchmark scores), `state_confidence`, `proba` (n, 4)
+        regime probabilities after the real-market layer, `raw` (most probable regime), `regime` (after
+        the minimum-duration rule), `confidence` (probability of `regime`), `days` (bars since `regime`
+        began), `detail` (`market.details`).
+        Warm-up rows: NaN / None / 0."""
         check_is_fitted(self, "means_")
         x = self.inputs(bars, features)
         n = len(x)
         ok = np.isfinite(x).all(axis=1)
+        state_proba = np.full((n, len(REGIMES)), np.nan)
         proba = np.full((n, len(REGIMES)), np.nan)
+        state = np.full(n, None, dtype=object)
         raw = np.full(n, None, dtype=object)
         regime = np.full(n, None, dtype=object)
+        detail = np.full(n, None, dtype=object)
         conf = np.full(n, np.nan)
+        state_conf = np.full(n, np.nan)
         days = np.zeros(n, dtype=np.int64)
+        out = {"state_proba": state_proba, "state": state, "proba": proba, "raw": raw, "regime": regime,
+               "confidence": conf, "days": days, "detail": detail, "state_confidence": state_conf}
         idx = np.flatnonzero(ok)
         if len(idx) == 0:
-            return {"proba": proba, "raw": raw, "regime": regime, "confidence": conf, "days": days}
+            return out
         # a gap of undefined rows inside the series (should not happen after warm-up) restarts the filter
         starts = np.flatnonzero(np.diff(idx, prepend=-2) != 1)
         z = self.standardise(x[idx])
@@ -201,16 +223,23 @@ class RegimeDetector(BaseEstimator):
             self.filtered_cluster_proba(z[a:b])
             for a, b in zip(starts, list(starts[1:]) + [len(idx)], strict=True)
         ])
-        p = np.clip(cp @ regime_matrix(self.cluster_regime_), 0.0, 1.0)  # sums can overshoot 1 by an ulp
-        proba[idx] = p
-        arg = np.argmax(p, axis=1)
+        sp = np.clip(cp @ regime_matrix(self.cluster_regime_), 0.0, 1.0)  # sums can overshoot 1 by an ulp
+        ctx = drift_context(bars)
+        mp = regime_map({k: v[idx] for k, v in ctx.items()})
+        p = np.clip(np.einsum("tk,tkr->tr", sp, mp), 0.0, 1.0)
         names = np.array(REGIMES, dtype=object)
+        state_proba[idx], proba[idx] = sp, p
+        st_idx, _ = smooth_labels(np.argmax(sp, axis=1), int(self.min_duration))
+        state[idx] = names[st_idx]
+        state_conf[idx] = sp[np.arange(len(idx)), st_idx]
+        arg = np.argmax(p, axis=1)
         raw[idx] = names[arg]
         cur_idx, run_idx = smooth_labels(arg, int(self.min_duration))
         regime[idx] = names[cur_idx]
         conf[idx] = p[np.arange(len(idx)), cur_idx]
         days[idx] = run_idx
-        return {"proba": proba, "raw": raw, "regime": regime, "confidence": conf, "days": days}
+        detail[idx] = details(regime[idx], sp, {k: v[idx] for k, v in ctx.items()})
+        return out
 
     def predict_proba(self, bars: pd.DataFrame) -> np.ndarray:
         """Filtered probability of each regime (columns in `REGIMES` order) at every bar; NaN in warm-up."""
