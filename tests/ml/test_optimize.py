@@ -11,7 +11,7 @@ import pytest
 from paiid.backtest import run_backtest
 from paiid.engine import executor
 from paiid.errors import BadInput, NotEnoughHistory
-from paiid.ml.optimize import best_params, list_results, load_result, optimize, search_space
+from paiid.ml.optimize import list_results, load_result, optimize, search_space
 
 MA = "trend-following-ma-cross"
 #: Searching fast/slow of an always-in-the-market SMA cross (ADX filter off).
@@ -72,7 +72,17 @@ def test_finds_planted_parameters_and_calls_them_skill():
     # Every trial is accounted for (completed + pruned + impossible parameter pairs).
     c = rep["in_sample"]["trials"]
     assert c["requested"] == 40 == c["completed"] + c["pruned"] + c["invalid"]
-    assert rep["deflated_sharpe"]["n_trials"] == c["completed"] + c["pruned"]
+    # The DSR deflates by every trial of the search: the three window studies and the full-history one.
+    evaluated = [t["completed"] + t["pruned"] for t in [*(w["trials"] for w in wf["windows"]), c]]
+    tc = rep["trials_counted"]
+    assert tc["this_run"] == {"walk_forward": sum(evaluated[:-1]), "full_history": evaluated[-1]}
+    assert rep["deflated_sharpe"]["n_trials"] == tc["total"] == sum(evaluated)
+    # Always in the market: hundreds of trades, so the guard does not get in the way of real skill.
+    assert rep["deflated_sharpe"]["n_trades"] >= 30 and rep["deflated_sharpe"]["enough_activity"]
+    assert rep["deflated_sharpe"]["dsr_normal"] > 0.95
+    assert rep["walk_forward"]["optimized_minus_default"]["p_value"] < 0.05
+    assert rep["pbo"]["pbo_range"][1] < 0.2 and len(rep["pbo"]["pbo_runs"]) == 12
+    assert any("significant" in line for line in rep["summary"])
 
 
 def test_noise_gets_high_pbo_and_no_significant_deflated_sharpe():
@@ -130,7 +140,7 @@ def test_baselines_are_recomputable_from_the_backtest():
     assert rep["default_params"]["fast"] == 20 and rep["default_params"]["adx_min"] == 0.0
 
 
-def test_same_seed_same_result_in_the_database_and_in_memory_and_stored_for_backtests(paiid_home):
+def test_same_seed_same_result_in_the_database_and_in_memory_and_stored(paiid_home):
     bars = noise(1400, 7)
     kw = {"symbol": "syn7", "n_trials": 8, "n_splits": 2, "seed": 4, **MA_KW}
     a = optimize(bars, MA, **kw)
@@ -138,12 +148,46 @@ def test_same_seed_same_result_in_the_database_and_in_memory_and_stored_for_back
     b = optimize(bars, MA, storage="memory", **kw)
     drop = ("created", "elapsed_s", "settings")
     assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
-    assert best_params("SYN7", MA) == a["best_params"]
+    # b repeats a (same data, settings, seed): the same trials looked at again count once.
+    assert b["trials_counted"]["earlier_runs"] == {"runs": 0, "trials": 0}
     assert load_result("syn7", MA)["walk_forward"] == a["walk_forward"]
+    assert load_result("syn7", MA)["best_params"] == a["best_params"]
     assert [r["symbol"] for r in list_results()] == ["SYN7"]
-    assert best_params("SYN7", "momentum-macd") is None
-    # require_skill: noise should not pass the optimiser's own checks.
-    assert best_params("SYN7", MA, require_skill=True) is None
+    assert list_results()[0]["trials_counted"] == a["trials_counted"]["total"]
+    assert load_result("SYN7", "momentum-macd") is None
+
+
+def _this_run(rep: dict) -> int:
+    return sum(rep["trials_counted"]["this_run"].values())
+
+
+def test_every_trial_of_the_search_is_counted_and_a_rerun_raises_the_count(paiid_home):
+    bars = noise(1400, 3)
+    kw = {"symbol": "CNT", "n_trials": 6, "n_splits": 2, **MA_KW}
+    a = optimize(bars, MA, seed=0, **kw)
+    assert a["trials_counted"]["total"] == _this_run(a) == a["deflated_sharpe"]["n_trials"]
+    b = optimize(bars, MA, seed=1, **kw)  # a rerun with another seed: new trials on the same history
+    assert b["trials_counted"]["earlier_runs"] == {"runs": 1, "trials": _this_run(a)}
+    assert b["deflated_sharpe"]["n_trials"] == b["trials_counted"]["total"] == _this_run(a) + _this_run(b)
+    # More trials, same spread of trial Sharpes: the luck benchmark can only go up.
+    assert b["deflated_sharpe"]["expected_max_sharpe"] >= optimize(
+        bars, MA, seed=1, storage="memory", save=False, **{**kw, "symbol": "FRESH"}
+    )["deflated_sharpe"]["expected_max_sharpe"]
+    c = optimize(bars, MA, seed=0, **kw)  # an exact repeat of a: counted once
+    assert c["trials_counted"]["total"] == b["trials_counted"]["total"]
+    # The ledger keeps the count when the Optuna storage is gone.
+    (paiid_home / "optuna.db").unlink()
+    d = optimize(bars, MA, seed=2, **kw)
+    assert d["trials_counted"]["earlier_runs"] == {"runs": 2, "trials": _this_run(a) + _this_run(b)}
+    # Another template on the same symbol is part of the same search; another symbol only in a group.
+    e = optimize(bars, "momentum-macd", seed=0, symbol="CNT", n_trials=6, n_splits=2, save=False)
+    assert e["trials_counted"]["other_templates"] == {MA: d["trials_counted"]["total"]}
+    f = optimize(bars, MA, seed=0, symbol="OTHER", n_trials=6, n_splits=2, save=False, **MA_KW)
+    assert f["trials_counted"]["total"] == _this_run(f) and f["trials_counted"]["other_symbols"] == {}
+    g1 = optimize(bars, MA, seed=0, symbol="G1", n_trials=6, n_splits=2, group="universe", **MA_KW)
+    g2 = optimize(bars, MA, seed=3, symbol="G2", n_trials=6, n_splits=2, group="universe", **MA_KW)
+    assert g2["trials_counted"]["other_symbols"] == {f"G1:{MA}": _this_run(g1)}
+    assert g2["trials_counted"]["total"] == _this_run(g1) + _this_run(g2)
 
 
 def test_several_workers_cooperate_on_one_study_through_the_shared_storage(paiid_home):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from paiid.errors import BadInput
-from paiid.ml.optimize import best_params, load_result, results_dir, save_result
+from paiid.ml.optimize import load_result, results_dir, save_result
 
 STRATEGY = "momentum-macd"
 
@@ -44,5 +44,6 @@ def test_symbols_with_separators_stay_inside_the_results_folder_and_apart(paiid_
         assert path.name == f"{STRATEGY}.json"
     assert len({p.resolve() for p in paths}) == len(symbols)  # no two symbols share a file
     for i, sym in enumerate(symbols):
-        assert best_params(sym, STRATEGY) == {"fast": i}
-        assert best_params(sym.lower(), STRATEGY) == {"fast": i}  # the normalised symbol is the key
+        assert load_result(sym, STRATEGY)["best_params"] == {"fast": i}
+        # the normalised symbol is the key
+        assert load_result(sym.lower(), STRATEGY)["best_params"] == {"fast": i}

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from paiid.ml.optimize.partitions import PBO_BLOCKS, PBO_OFFSETS, pbo_spread
 from paiid.ml.overfitting import (
+    MIN_TRADES,
     dedupe_columns,
     deflated_sharpe_from_stats,
     deflated_sharpe_ratio,
@@ -154,3 +156,80 @@ def test_pbo_subsampled_combinations_are_seeded():
 def test_dedupe_columns_keeps_first_of_each():
     m = np.array([[1, 2, 1, 3], [4, 5, 4, 6]], dtype=float)
     assert dedupe_columns(m).tolist() == [0, 1, 3]
+
+
+def test_one_trade_optimum_is_too_few_trades_to_judge():
+    # The finding of issue 14: one trade of 6 bars in 1,948, huge skew and kurtosis. The PSR treats the
+    # 1,948 bars as observations and the positive skew shrinks its standard error, so without the guard
+    # this would pass the 0.95 bar on both moment sets; it is one draw.
+    r = np.zeros(1948)
+    r[900:906] = [0.04, 0.03, 0.05, 0.02, 0.06, 0.03]
+    assert stats.skew(r) > 15 and stats.kurtosis(r, fisher=False) > 250
+    res = deflated_sharpe_ratio(r, n_trials=1)
+    assert res.dsr > 0.95 and res.dsr_normal > 0.95  # what the numbers alone would say
+    assert res.active_bars == 6
+    assert not res.enough_activity and not res.significant
+    assert res.judgement == "too few trades to judge"
+    assert res.as_dict()["judgement"] == "too few trades to judge" and res.as_dict()["significant"] is False
+    # Active bars alone are not enough: a long record of few trades is still few trades.
+    rng = np.random.default_rng(0)
+    busy = rng.standard_normal(2000) * 0.01 + 0.002
+    assert deflated_sharpe_ratio(busy, n_trials=1).significant  # 2,000 active bars, trades not given
+    few = deflated_sharpe_ratio(busy, n_trials=1, n_trades=MIN_TRADES - 1)
+    assert few.dsr > 0.95 and not few.significant and few.judgement == "too few trades to judge"
+    assert deflated_sharpe_ratio(busy, n_trials=1, n_trades=MIN_TRADES).significant
+
+
+def test_normal_moment_dsr_is_reported_and_both_must_pass():
+    # Per-bar SR 0.05 over 1,000 bars, one trial: with normal moments z = SR sqrt(n-1) / sqrt(1 + SR²/2)
+    # gives 0.943; a skew of +3 shrinks the variance to 1 - 3 SR + ... and lifts the PSR over 0.95.
+    sr, n = 0.05, 1000
+    res = deflated_sharpe_from_stats(sr, n, n_trials=1, sharpe_variance=0.0, skew=3.0, kurtosis=3.0)
+    z_normal = sr * math.sqrt(n - 1) / math.sqrt(1 + sr**2 / 2)
+    assert res.dsr_normal == pytest.approx(stats.norm.cdf(z_normal), rel=1e-12)
+    assert res.psr_normal == pytest.approx(res.dsr_normal)  # one trial: SR0 = 0
+    z_skew = sr * math.sqrt(n - 1) / math.sqrt(1 - 3.0 * sr + 0.5 * sr**2)
+    assert res.dsr == pytest.approx(stats.norm.cdf(z_skew), rel=1e-12)
+    assert res.dsr > 0.95 > res.dsr_normal
+    assert not res.significant and res.judgement == "not significant"
+    # Negative skew lowers the higher-moment DSR below the normal one: the minimum still rules.
+    neg = deflated_sharpe_from_stats(0.08, n, n_trials=1, sharpe_variance=0.0, skew=-3.0, kurtosis=3.0)
+    assert neg.dsr < neg.dsr_normal
+    assert {"dsr", "dsr_normal", "psr_normal", "n_trades", "active_bars", "min_trades",
+            "min_active_bars"} <= set(res.as_dict())
+
+
+def test_pbo_spread_on_noise_has_a_median_near_one_half_and_a_reported_range():
+    # Expectation under no skill is 1/2 (the winner's out-of-sample rank is uniform).
+    medians = []
+    for s in range(6):
+        m = np.random.default_rng(10 + s).standard_normal((800, 30))
+        spread = pbo_spread(m)
+        assert spread is not None
+        assert {(r["n_blocks"], r["offset_bars"] > 0) for r in spread.runs} == {
+            (b, off) for b in PBO_BLOCKS for off in (False, True)}
+        assert len(spread.runs) == len(PBO_BLOCKS) * PBO_OFFSETS
+        assert spread.low <= spread.median <= spread.high
+        assert spread.low == min(r["pbo"] for r in spread.runs)
+        assert spread.high == max(r["pbo"] for r in spread.runs)
+        # The reference run is the classic single value: 16 blocks from the first bar.
+        assert spread.reference.n_blocks == 16
+        assert spread.reference.pbo == probability_of_backtest_overfitting(m, 16).pbo
+        d = spread.as_dict()
+        assert d["pbo"] == spread.median and d["pbo_range"] == [spread.low, spread.high]
+        assert len(d["pbo_runs"]) == len(spread.runs)
+        medians.append(spread.median)
+        assert spread.high > spread.low  # one partition is not the whole story on noise
+    # One noise history's median still varies (measured sd 0.19 over 40 histories of 800 x 30): the
+    # partitions remove the arbitrariness of the cut, not the sampling noise of the history itself.
+    assert 0.35 < float(np.mean(medians)) < 0.65, medians
+
+
+def test_pbo_spread_of_a_dominant_strategy_is_zero_everywhere():
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((1600, 12)) * 0.01
+    m[:, 3] += 0.01
+    spread = pbo_spread(m)
+    assert spread.median == spread.low == spread.high == 0.0 and not spread.wide
+    assert pbo_spread(m[:, :1]) is None  # one configuration: nothing to overfit
+    assert [r["n_blocks"] for r in pbo_spread(m[:19]).runs] == [8] * PBO_OFFSETS  # 2 rows a block

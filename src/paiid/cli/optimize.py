@@ -3,7 +3,8 @@
 The command is thin: it loads the bars, hands the studies to the engine's executor (local processes,
 or a Dask cluster with `--scheduler`) and prints the report of `paiid.ml.optimize.optimize`, which
 puts the optimised walk-forward Sharpe beside the defaults and buy-and-hold, and the deflated Sharpe
-and PBO beside the in-sample winner. `paiid optimize --list` shows what is stored.
+and PBO (median and range over block partitions) beside the in-sample winner, with the trials counted
+and the summary sentences. `paiid optimize --list` shows what is stored.
 """
 
 from __future__ import annotations
@@ -53,18 +54,35 @@ def _render(r: dict[str, Any]) -> None:
         {"": k, "sharpe": wf["oos_sharpe"][k], "total_return": wf["oos_total_return"][k]}
         for k in ("optimized", "default", "buy_and_hold")
     ])
+    diff = wf.get("optimized_minus_default") or {}
+    ci = diff.get("ci95")
+    console.print(f"optimised minus default OOS Sharpe: {_short(diff.get('estimate'))}"
+                  + (f" (95% CI {ci[0]:.2f} to {ci[1]:.2f}, p = {diff['p_value']:.3f})" if ci else ""))
     d, p = r["deflated_sharpe"], r.get("pbo") or {}
+    tc = r.get("trials_counted") or {"total": d["n_trials"]}
+    this = sum((tc.get("this_run") or {}).values())
+    pr = p.get("pbo_range")
     table("full-history search: how much is luck", [
         {"measure": "best in-sample Sharpe (annualised)", "value": r["in_sample"]["best_sharpe"]},
         {"measure": "default-params in-sample Sharpe", "value": r["in_sample"]["default_sharpe"]},
         {"measure": "Sharpe expected from luck alone (SR0)", "value": d["expected_max_sharpe_annualised"]},
         {"measure": "deflated Sharpe ratio, P(true SR > SR0)", "value": d["dsr"]},
-        {"measure": "probability of backtest overfitting (CSCV)", "value": p.get("pbo")},
-        {"measure": "trials counted / distinct parameter sets", "value": f"{d['n_trials']} / "
-                                                                         f"{r['in_sample']['distinct_configs']}"},
+        {"measure": "deflated Sharpe with normal moments", "value": d["dsr_normal"]},
+        {"measure": "winner's trades / active bars (min 30 / 100)",
+         "value": f"{d.get('n_trades')} / {d['active_bars']}"},
+        {"measure": "DSR judgement", "value": d["judgement"]},
+        {"measure": "probability of backtest overfitting (CSCV, median)", "value": p.get("pbo")},
+        {"measure": "PBO range over block partitions",
+         "value": f"{pr[0]:.2f}..{pr[1]:.2f} ({len(p['pbo_runs'])} partitions)" if pr else None},
+        {"measure": "trials counted (this run + earlier/other templates)",
+         "value": f"{tc['total']} ({this} + {tc['total'] - this})"},
+        {"measure": "distinct parameter sets (full-history study)",
+         "value": r["in_sample"]["distinct_configs"]},
     ])
     console.print("best parameters: " + ", ".join(f"{k}={v}" for k, v in r["best_params"].items()))
     console.print(f"verdict: {r['verdict']}")
+    for line in r.get("summary") or []:
+        console.print(f"- {line}")
 
 
 @command
@@ -88,6 +106,11 @@ def optimize(
         help="Workers cooperating on each study through the shared Optuna storage (>1 is faster but not "
         "bit-for-bit reproducible).",
     ),
+    group: str | None = typer.Option(
+        None, "--group",
+        help="Name a search across symbols: the trials of every run in the group count in each other's "
+        "deflated Sharpe.",
+    ),
     list_: bool = typer.Option(False, "--list", help="List stored optimisation results instead."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -108,7 +131,7 @@ def optimize(
     report = opt.optimize(
         bars, strategy, symbol=symbol, n_trials=trials, n_splits=splits, seed=seed,
         space=search or None, fixed=parse_params(param), bounds=_parse_ranges(ranges), mapper=mapper,
-        workers_per_study=workers_per_study,
+        workers_per_study=workers_per_study, group=group,
     )
     report["executor"] = executor.describe(scheduler, workers)
     emit(report, as_json, _render)

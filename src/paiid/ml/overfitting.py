@@ -18,6 +18,21 @@ set has any skill. Two corrections are reported beside every optimisation:
 
 All Sharpe ratios here are per bar (not annualised): the formulas use the number of observations,
 and annualising would only rescale both sides.
+
+Two guards keep the DSR from vouching for what it cannot judge. A result needs `MIN_TRADES` trades
+and `MIN_ACTIVE_BARS` bars with a non-zero return before it can be called significant: the PSR treats
+every bar as an observation, but a strategy that trades once is one draw however many bars it spans,
+and its skew and kurtosis come from a handful of bars (an optimum with 6 active bars in 1,948 had skew
+22, kurtosis 508 and a DSR of 0.98). And the DSR is also computed with normal moments; significance
+needs both above 0.95, because a large positive skew shrinks the higher-moment standard error
+exactly when the skew is estimated from a few lucky bars. Measured on skill-less random-entry
+strategies (Student-t(3) market, 1,948 bars, PSR > 0.95 at a nominal 5%): the higher-moment PSR
+says "significant" 16% of the time with 6 active bars, 9-10% with 25-50, 6-8% from 100-150, 5% from
+500; the normal-moment one 4-6% throughout. 30 trades is the usual minimum for a t-statistic over
+independent bets (t(29) 97.5% quantile 2.05 vs 1.96).
+
+One PBO is one block partition: on noise it ranges from under 0.2 to over 0.6, so `pbo_spread`
+repeats CSCV over several block counts and offsets and reports the median and the range.
 """
 
 from __future__ import annotations
@@ -34,6 +49,12 @@ from scipy import stats
 from paiid.metrics import sharpe
 
 EULER_GAMMA = 0.5772156649015329
+#: Below this many trades a result is "too few trades to judge", whatever its DSR (see module doc).
+MIN_TRADES = 30
+#: Below this many bars with a non-zero return the moments behind the PSR are not estimable.
+MIN_ACTIVE_BARS = 100
+#: The bar "significant" is held to (on both the higher-moment and the normal-moment DSR).
+DSR_BAR = 0.95
 
 
 def probabilistic_sharpe_ratio(
@@ -74,20 +95,36 @@ class DeflatedSharpe:
 
     sharpe: float  # per-bar Sharpe of the selected trial
     expected_max_sharpe: float  # SR0: the best Sharpe expected from luck alone
-    dsr: float  # P(true Sharpe > SR0)
+    dsr: float  # P(true Sharpe > SR0), standard error with the observed skew and kurtosis
     psr: float  # P(true Sharpe > 0), ignoring the selection
+    dsr_normal: float  # the same DSR with normal moments (skew 0, kurtosis 3)
+    psr_normal: float
     n_trials: int
     sharpe_variance: float
     skew: float
     kurtosis: float
     n_obs: int
+    active_bars: int  # bars with a non-zero return (n_obs when only summary statistics are known)
+    n_trades: int | None = None  # None: not known to this function, not guarded
+
+    @property
+    def enough_activity(self) -> bool:
+        """Enough trades and active bars for the DSR to mean anything (see the module docstring)."""
+        return self.active_bars >= MIN_ACTIVE_BARS and (self.n_trades is None or self.n_trades >= MIN_TRADES)
 
     @property
     def significant(self) -> bool:
-        return bool(self.dsr > 0.95)
+        return bool(self.enough_activity and self.dsr > DSR_BAR and self.dsr_normal > DSR_BAR)
+
+    @property
+    def judgement(self) -> str:
+        if not self.enough_activity:
+            return "too few trades to judge"
+        return "significant" if self.significant else "not significant"
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "significant": self.significant}
+        return {**asdict(self), "significant": self.significant, "enough_activity": self.enough_activity,
+                "judgement": self.judgement, "min_trades": MIN_TRADES, "min_active_bars": MIN_ACTIVE_BARS}
 
 
 def deflated_sharpe_from_stats(
@@ -98,30 +135,41 @@ def deflated_sharpe_from_stats(
     sharpe_variance: float,
     skew: float = 0.0,
     kurtosis: float = 3.0,
+    active_bars: int | None = None,
+    n_trades: int | None = None,
 ) -> DeflatedSharpe:
     """DSR from summary statistics (per-bar Sharpe, plain kurtosis)."""
     sr0 = expected_max_sharpe(n_trials, sharpe_variance)
+
+    def psr(benchmark: float, sk: float, ku: float) -> float:
+        return probabilistic_sharpe_ratio(sharpe, n_obs, skew=sk, kurtosis=ku, benchmark=benchmark)
+
     return DeflatedSharpe(
         sharpe=float(sharpe),
         expected_max_sharpe=sr0,
-        dsr=probabilistic_sharpe_ratio(sharpe, n_obs, skew=skew, kurtosis=kurtosis, benchmark=sr0),
-        psr=probabilistic_sharpe_ratio(sharpe, n_obs, skew=skew, kurtosis=kurtosis, benchmark=0.0),
+        dsr=psr(sr0, skew, kurtosis),
+        psr=psr(0.0, skew, kurtosis),
+        dsr_normal=psr(sr0, 0.0, 3.0),
+        psr_normal=psr(0.0, 0.0, 3.0),
         n_trials=int(n_trials),
         sharpe_variance=float(sharpe_variance),
         skew=float(skew),
         kurtosis=float(kurtosis),
         n_obs=int(n_obs),
+        active_bars=int(n_obs if active_bars is None else active_bars),
+        n_trades=None if n_trades is None else int(n_trades),
     )
 
 
 def deflated_sharpe_ratio(
     returns: np.ndarray, *, n_trials: int, sharpe_variance: float | None = None,
-    trial_sharpes: np.ndarray | None = None,
+    trial_sharpes: np.ndarray | None = None, n_trades: int | None = None,
 ) -> DeflatedSharpe:
     """DSR of the selected trial's per-bar `returns` after `n_trials` trials.
 
     Give the spread of the trials either as `sharpe_variance` or as the trials' per-bar Sharpe
-    ratios (`trial_sharpes`, variance with ddof=1).
+    ratios (`trial_sharpes`, variance with ddof=1). `n_trades` (the selected trial's trade count)
+    arms the trade guard; the active-bar guard counts the non-zero returns.
     """
     r = np.asarray(returns, dtype=np.float64)
     r = r[np.isfinite(r)]
@@ -137,7 +185,7 @@ def deflated_sharpe_ratio(
         skew, kurt = 0.0, 3.0
     return deflated_sharpe_from_stats(
         sharpe(r, axis=0), len(r), n_trials=n_trials, sharpe_variance=sharpe_variance,
-        skew=skew, kurtosis=kurt,
+        skew=skew, kurtosis=kurt, active_bars=int(np.count_nonzero(r)), n_trades=n_trades,
     )
 
 

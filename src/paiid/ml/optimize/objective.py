@@ -40,6 +40,21 @@ def strategy_returns(bars: pd.DataFrame, strategy_id: str, params: Mapping[str, 
     return run_backtest(bars, strategy_id, params, signals=sig, close_at_end=False).returns
 
 
+def trade_count(
+    bars: pd.DataFrame, strategy_id: str, params: Mapping[str, Any], start: int = SCORE_FROM
+) -> int:
+    """Trades of the template on `bars` that hold a position on any scored bar (index >= `start`).
+
+    The deflated Sharpe's trade guard reads this: a Sharpe made of one trade is one draw however many
+    bars it spans."""
+    tpl = get_strategy(strategy_id)
+    sig = tpl.signals(None, bars, params)
+    if not np.any(sig[:-1]):
+        return 0
+    res = run_backtest(bars, strategy_id, params, signals=sig, close_at_end=False)
+    return int(np.count_nonzero(np.asarray(res.sim.exit_idx) >= start))
+
+
 def annualised(sr_per_bar: float, bpy: float) -> float:
     """A per-bar Sharpe ratio scaled to a year of `bpy` bars."""
     return float(sr_per_bar * math.sqrt(bpy))

@@ -1,10 +1,14 @@
-"""How much of the full-history winner is luck (deflated Sharpe, PBO), and the one-sentence verdict.
+"""How much of the full-history winner is luck (deflated Sharpe, PBO over several partitions).
 
 The final study's best in-sample Sharpe is inflated by selection, so it is reported with the
 **deflated Sharpe ratio** (the chance the winner's true Sharpe beats the best that luck alone would give
 after that many trials) and the **probability of backtest overfitting** by CSCV over every parameter set
-the study tried. Pruned trials count in the DSR's number of trials (they were looked at) and their
-parameter sets are in the PBO matrix. See `paiid.ml.overfitting`.
+the study tried. The DSR's number of trials is every trial of the search (`ledger.count_trials`: the
+walk-forward studies, earlier runs, the other templates on the symbol), not only the final study's;
+pruned trials count (they were looked at) and their parameter sets are in the PBO matrix. The DSR is
+given with observed and with normal moments, and guarded by the winner's trade and active-bar counts;
+PBO is the median over several block partitions, with its range. See `paiid.ml.overfitting` and
+`partitions`.
 """
 
 from __future__ import annotations
@@ -19,13 +23,10 @@ import pandas as pd
 from paiid.backtest.strategies import StrategyTemplate
 from paiid.errors import PaiidError
 from paiid.metrics import sharpe
-from paiid.ml.optimize.objective import SCORE_FROM, annualised, strategy_returns
+from paiid.ml.optimize.objective import SCORE_FROM, annualised, strategy_returns, trade_count
+from paiid.ml.optimize.partitions import PBO_BLOCKS, pbo_spread
 from paiid.ml.optimize.study import best_trial, evaluated_trials, trial_counts
-from paiid.ml.overfitting import (
-    dedupe_columns,
-    deflated_sharpe_ratio,
-    probability_of_backtest_overfitting,
-)
+from paiid.ml.overfitting import dedupe_columns, deflated_sharpe_ratio
 
 
 def score_full_history(
@@ -36,8 +37,12 @@ def score_full_history(
     full_trials: list[optuna.trial.FrozenTrial],
     cscv_blocks: int,
     bpy: float,
+    n_trials: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The parameters to use from now on, and the report's `in_sample`, `deflated_sharpe` and `pbo` parts."""
+    """The full-history winner, and the report's `in_sample`, `deflated_sharpe` and `pbo` parts.
+
+    `n_trials` is the count the DSR deflates by (default: this study's evaluated trials only).
+    """
     best = best_trial(full_trials)
     if best is None:
         raise PaiidError("no trial of the full-history study completed: widen the parameter ranges")
@@ -51,9 +56,9 @@ def score_full_history(
     matrix = matrix[:, keep]
     trial_sr = np.asarray(sharpe(matrix, axis=0))
     best_r = strategy_returns(bars, tpl.id, final_params)[SCORE_FROM:]
-    dsr = deflated_sharpe_ratio(best_r, n_trials=len(evaluated), trial_sharpes=trial_sr)
-    pbo = (probability_of_backtest_overfitting(matrix, cscv_blocks)
-           if matrix.shape[1] >= 2 and matrix.shape[0] >= 2 * cscv_blocks else None)
+    dsr = deflated_sharpe_ratio(best_r, n_trials=max(n_trials or 0, len(evaluated)), trial_sharpes=trial_sr,
+                                n_trades=trade_count(bars, tpl.id, final_params))
+    pbo = pbo_spread(matrix, sorted({*PBO_BLOCKS, cscv_blocks})) if matrix.shape[1] >= 2 else None
     def_r = strategy_returns(bars, tpl.id, defaults)[SCORE_FROM:]
     return final_params, {
         "in_sample": {
@@ -66,24 +71,3 @@ def score_full_history(
                             "expected_max_sharpe_annualised": annualised(dsr.expected_max_sharpe, bpy)},
         "pbo": pbo.as_dict() if pbo is not None else None,
     }
-
-
-def verdict(report: Mapping[str, Any]) -> str:
-    """One sentence a user can act on: is the optimised edge real, luck, or not there?"""
-    dsr = report["deflated_sharpe"]["dsr"]
-    pbo = (report.get("pbo") or {}).get("pbo")
-    wf = report["walk_forward"]
-    parts = []
-    if dsr > 0.95 and (pbo is None or pbo < 0.2) and wf["beats_default"]:
-        parts.append("the optimised parameters show skill beyond what the search alone explains")
-    elif dsr <= 0.95 and (pbo is None or pbo >= 0.3):
-        parts.append("no evidence of skill: the in-sample gain is what trying this many parameter sets "
-                     "gives by luck")
-    else:
-        parts.append("mixed evidence: treat the optimised parameters with caution")
-    parts.append(f"deflated Sharpe {dsr:.2f}")
-    if pbo is not None:
-        parts.append(f"PBO {pbo:.2f}")
-    parts.append(f"walk-forward OOS Sharpe {wf['oos_sharpe']['optimized']:.2f} vs default "
-                 f"{wf['oos_sharpe']['default']:.2f} and buy-and-hold {wf['oos_sharpe']['buy_and_hold']:.2f}")
-    return "; ".join(parts)

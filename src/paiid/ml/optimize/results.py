@@ -1,6 +1,9 @@
 """Stored optimisation reports: one JSON file per (symbol, template), at a path no symbol can steer.
 
-Reports live under `PAIID_HOME/optimize/<SYMBOL, percent-encoded>/<strategy_id>.json`.
+Reports live under `PAIID_HOME/optimize/<SYMBOL, percent-encoded>/<strategy_id>.json`. Nothing in the
+package reads the optimised parameters back into a backtest or the selector: re-optimising before each
+walk-forward window did not beat the defaults out of sample (see the report's `walk_forward`), and
+parameters optimised on the full history would inflate every score computed on that history.
 """
 
 from __future__ import annotations
@@ -58,25 +61,6 @@ def load_result(symbol: str, strategy_id: str) -> dict[str, Any] | None:
         raise BadInput(f"stored optimisation {path} is unreadable ({exc}); re-run `paiid optimize`") from None
 
 
-def best_params(symbol: str, strategy_id: str, *, require_skill: bool = False) -> dict[str, Any] | None:
-    """Optimised parameters of `strategy_id` on `symbol` from the last `paiid optimize`, or None.
-
-    Nothing in the package calls this yet: it is the read side meant for backtests and the selector,
-    kept (and tested) so that wiring them in is one call.
-
-    With `require_skill`, parameters are only returned when the optimisation passed its own checks
-    (deflated Sharpe > 0.95 and PBO < 0.5); otherwise the caller should keep the defaults.
-    """
-    rep = load_result(symbol, strategy_id)
-    if rep is None:
-        return None
-    if require_skill:
-        pbo = (rep.get("pbo") or {}).get("pbo", 0.0)
-        if not (rep["deflated_sharpe"]["dsr"] > 0.95 and pbo < 0.5):
-            return None
-    return dict(rep["best_params"])
-
-
 def list_results() -> list[dict[str, Any]]:
     """Every stored optimisation: symbol, strategy, when, and its headline numbers."""
     out = []
@@ -88,6 +72,9 @@ def list_results() -> list[dict[str, Any]]:
         out.append({
             "symbol": rep["symbol"], "strategy_id": rep["strategy_id"], "created": rep["created"],
             "best_params": rep["best_params"], "dsr": rep["deflated_sharpe"]["dsr"],
+            "dsr_normal": rep["deflated_sharpe"].get("dsr_normal"),
+            "judgement": rep["deflated_sharpe"].get("judgement"),
+            "trials_counted": (rep.get("trials_counted") or {}).get("total"),
             "pbo": (rep.get("pbo") or {}).get("pbo"),
             "oos_sharpe": rep["walk_forward"]["oos_sharpe"]["optimized"],
         })

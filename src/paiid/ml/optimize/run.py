@@ -2,7 +2,8 @@
 
 The studies are independent tasks handed to a `mapper` (the engine's executor: local processes or a
 Dask cluster; `ml` never imports `engine`, so the CLI passes `paiid.engine.executor.map` in). Every
-trial ends up in one Optuna storage, which is also where the report is computed from.
+trial ends up in one Optuna storage, which is also where the report is computed from, and a saved run
+is also recorded in the trial ledger so that later runs deflate by it (`ledger`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,21 @@ from paiid.backtest import bars_per_year, get_strategy
 from paiid.data import normalise_symbol
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.jsonutil import to_jsonable
+from paiid.ml.optimize.ledger import (
+    count_trials,
+    fingerprint,
+    record_run,
+    storage_runs,
+    study_name,
+    this_run,
+)
 from paiid.ml.optimize.objective import SCORE_FROM
-from paiid.ml.optimize.report import score_full_history, verdict
+from paiid.ml.optimize.report import score_full_history
 from paiid.ml.optimize.results import save_result
 from paiid.ml.optimize.space import search_space
 from paiid.ml.optimize.storage import MEMORY, open_storage, prepare_storage, quiet_optuna, redact, storage_url
 from paiid.ml.optimize.study import StudyTask, load_trials, run_study
+from paiid.ml.optimize.summary import summary, verdict
 from paiid.ml.optimize.walkforward import score_windows, windows
 
 #: A `map(fn, items, *, desc=...) -> list` callable; the engine's executor fits.
@@ -57,6 +67,7 @@ def optimize(
     workers_per_study: int = 1,
     storage: str | None = None,
     save: bool = True,
+    group: str | None = None,
 ) -> dict[str, Any]:
     """Walk-forward optimise `strategy_id` on `bars`; see the package docstring.
 
@@ -64,7 +75,9 @@ def optimize(
     process (no database, no workers: the studies then run in-process whatever `mapper` is given).
     `space` limits the searched parameters, `fixed` pins some (they also apply to the default-params
     baseline), `bounds` narrows ranges (`{"fast": (5, 30)}`). `mapper` runs the studies (default:
-    in this process). Returns a JSON-ready report and, with `save`, stores it for `best_params`.
+    in this process). `group` names a search spanning several symbols: the trials of every run in the
+    group count in each other's deflated Sharpe (see `ledger`). Returns a JSON-ready report and, with
+    `save`, stores it (`load_result`) and records its trials in the ledger.
     """
     tpl = get_strategy(strategy_id)
     fixed = dict(fixed or {})
@@ -87,17 +100,25 @@ def optimize(
     quiet_optuna()
 
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    sym = normalise_symbol(symbol)
+    fp = fingerprint(bars, tpl.id, {"trials": n_trials, "splits": n_splits, "min_train": min_train,
+                                    "seed": seed, "ranges": ranges, "fixed": fixed,
+                                    "workers_per_study": workers_per_study})
     n_startup = max(5, min(20, n_trials // 4))
     tasks: list[StudyTask] = []
     for k, (name, train_end, _, _) in enumerate(run_windows):
-        study_name = f"paiid:{normalise_symbol(symbol)}:{tpl.id}:{run_id}:{name}"
-        optuna.create_study(study_name=study_name, storage=open_storage(url), direction="maximize")
+        study_name_k = study_name(sym, tpl.id, run_id, name)
+        created = optuna.create_study(study_name=study_name_k, storage=open_storage(url),
+                                      direction="maximize")
+        created.set_user_attr("fingerprint", fp)
+        if group is not None:
+            created.set_user_attr("search_group", group)
         share = [n_trials // workers_per_study + (j < n_trials % workers_per_study)
                  for j in range(workers_per_study)]
         for j, count in enumerate(share):
             if count:
                 tasks.append(StudyTask(
-                    storage=url, study_name=study_name, bars=bars.iloc[:train_end], strategy_id=tpl.id,
+                    storage=url, study_name=study_name_k, bars=bars.iloc[:train_end], strategy_id=tpl.id,
                     ranges=ranges, fixed=fixed, n_trials=count, seed=seed * 1009 + k * 101 + j,
                     n_startup=n_startup, cooperative=workers_per_study > 1,
                 ))
@@ -111,9 +132,13 @@ def optimize(
     walk = score_windows(bars, tpl, fixed, defaults, run_windows[:-1], url, by_window, bpy)
     # Final study on all history: the parameters to use from now on, deflated for the search.
     full_trials = load_trials(url, by_window["full"])
-    final_params, luck = score_full_history(bars, tpl, fixed, defaults, full_trials, cscv_blocks, bpy)
+    stored = storage_runs(url)
+    run = this_run(stored, sym, tpl.id, run_id, group, fp)
+    counted = count_trials(url, run, stored)
+    final_params, luck = score_full_history(bars, tpl, fixed, defaults, full_trials, cscv_blocks, bpy,
+                                            counted["total"])
     report = {
-        "symbol": normalise_symbol(symbol),
+        "symbol": sym,
         "strategy_id": tpl.id,
         "family": tpl.family,
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -124,14 +149,18 @@ def optimize(
             "fixed": fixed, "sampler": "TPE (multivariate, seeded)", "pruner": "median",
             "objective": "annualised Sharpe ratio of in-sample bars after the warm-up (costs included)",
             "workers_per_study": workers_per_study, "storage": redact(url), "run_id": run_id,
+            "group": group, "fingerprint": fp,
         },
         "best_params": final_params,
         "default_params": defaults,
         "walk_forward": walk,
         **luck,
+        "trials_counted": counted,
         "elapsed_s": elapsed,
     }
     report["verdict"] = verdict(report)
+    report["summary"] = summary(report)
     if save:
         save_result(report)
+        record_run(run)
     return to_jsonable(report)

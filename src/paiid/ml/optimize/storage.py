@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,10 @@ from paiid import config
 #: `storage="memory"`: one in-memory Optuna storage per process, for quick single-process runs.
 MEMORY = "memory"
 _memory_storage: Any = None
+#: (process id, URL) whose schema version this process has checked: the check goes through alembic
+#: (~0.1 s) and a run opens its storage a dozen times. Later opens skip only that check; the tables are
+#: still created if missing (a deleted SQLite file comes back empty, not broken).
+_checked: set[tuple[int, str]] = set()
 
 
 def storage_url() -> str:
@@ -47,8 +52,9 @@ def open_storage(url: str) -> Any:
         if _memory_storage is None:
             _memory_storage = optuna.storages.InMemoryStorage()
         return _memory_storage
-    kwargs: dict[str, Any] = {}
     path = _sqlite_path(url)
+    key = (os.getpid(), url)
+    kwargs: dict[str, Any] = {}
     if path is not None:
 
         def connect() -> sqlite3.Connection:
@@ -58,7 +64,9 @@ def open_storage(url: str) -> Any:
             return con
 
         kwargs["creator"] = connect
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs, skip_compatibility_check=key in _checked)
+    _checked.add(key)
+    return storage
 
 
 def prepare_storage(url: str) -> None:
