@@ -77,6 +77,20 @@ def render_config() -> str:
                       "<!-- end config -->"])
 
 
+def ci_text(c, pct: bool = False) -> str:
+    return f"[{fmt(c[0], pct)}, {fmt(c[1], pct)}]" if isinstance(c, list) and len(c) == 2 else "—"
+
+
+def p_text(p) -> str:
+    return "—" if p is None else f"{p:.3f}"
+
+
+def summary_lines(part: dict) -> list[str]:
+    """The part's own sentences on what is and is not significant (computed by `paiid evaluate`)."""
+    out = [f"- {s}" for s in part.get("summary", []) if isinstance(s, str)]
+    return (out + [""]) if out else []
+
+
 def render_results(evaluation: dict, bench: dict) -> str:
     m = bench.get("machine", {})
     lines = [
@@ -111,18 +125,44 @@ def render_results(evaluation: dict, bench: dict) -> str:
         if hard:
             lines.append(f"| K-Means, index-like (weaker) trends | {fmt(hard.get('accuracy'), True)} | "
                          f"{fmt(hard.get('naive_baseline_accuracy'), True)} | {fmt(hard.get('naive_with_ranging_band_accuracy'), True)} |")
+        if reg.get("synthetic_accuracy_served") is not None:
+            lines.append(f"| served label (after the real-market layer), seed 0 | {fmt(reg.get('synthetic_accuracy_served'), True)} | — | — |")
         lines += ["", "The naive rules' thresholds are tuned on the training series' true labels (generous baselines); "
-                  "ours never sees a label.", ""]
-        eps = reg.get("episodes", [])
-        if eps:
-            lines += ["| SPX episode | SPX return | dominant | bullish | bearish | ranging | high vol |", "|---|---|---|---|---|---|---|"]
+                  "ours never sees a label. The first rows score the detector's fitted state; the served label "
+                  "also calls the generator's falling high-volatility stretches volatile bears.", ""]
+        real = reg.get("real_data", {})
+        if real.get("symbols"):
+            crit = real.get("criteria", {})
+            lines += [f"Real-data criteria: a bear day has its {crit.get('bear_day')}; a bull day its {crit.get('bull_day')}. "
+                      f"Point in time: {real.get('point_in_time')}.", "",
+                      "| symbol | criterion-bear days labelled bearish | criterion-bull days labelled bearish | "
+                      "2000–02 decline month-ends bearish | autumn 2008 | 2004–06 bull month-ends bearish |",
+                      "|---|---|---|---|---|---|"]
+            for sym, r in real["symbols"].items():
+                me = r.get("month_ends", {})
+
+                def m(key: str, me: dict = me) -> str:
+                    e = me.get(key) or {}
+                    return f"{fmt(e.get('share_bearish'), True)} of {e.get('labelled')}" if e.get("labelled") else "—"
+
+                lines.append(f"| {sym} | {fmt(r['criterion_bear'].get('share_labelled_bearish'), True)} of "
+                             f"{r['criterion_bear'].get('days')} | {fmt(r['criterion_bull'].get('share_labelled_bearish'), True)} "
+                             f"of {r['criterion_bull'].get('days')} | {m('2000-2002 decline')} | {m('autumn 2008')} | "
+                             f"{m('2004-2006 bull')} |")
+            lines.append("")
+        for key, sym in (("episodes", "SPX"), ("episodes_goog", "GOOG")):
+            eps = reg.get(key, [])
+            if not eps:
+                continue
+            lines += [f"| {sym} episode | {sym} return | dominant | bullish | bearish | ranging | high vol |", "|---|---|---|---|---|---|---|"]
             for e in eps:
                 sh = e.get("regime_shares", {})
                 lines.append(
-                    f"| {e.get('name')} ({e.get('start')} – {e.get('end')}) | {fmt(e.get('spx_return'), True)} | {e.get('dominant')} | "
+                    f"| {e.get('name')} ({e.get('start')} – {e.get('end')}) | {fmt(e.get(sym.lower() + '_return'), True)} | {e.get('dominant')} | "
                     + " | ".join(fmt(sh.get(r), True) for r in ("trending_bullish", "trending_bearish", "ranging", "high_volatility"))
                     + " |")
             lines.append("")
+        lines += summary_lines(reg)
     sel = evaluation.get("selector", {})
     if "top1_accuracy" in sel:
         oos = sel.get("oos_sharpe", {})
@@ -138,6 +178,50 @@ def render_results(evaluation: dict, bench: dict) -> str:
             f"{fmt(oos.get('buy_and_hold'))} |",
             "",
         ]
+        lift = sel.get("accuracy_lift") or {}
+        margins = sel.get("sharpe_margins") or {}
+        if lift or margins:
+            eff = sel.get("effective_decisions") or {}
+            lines += [f"Uncertainty (block bootstrap, {fmt(eff.get('rows'))} decision dates worth about "
+                      f"{fmt(eff.get('value'))} independent decisions):", "",
+                      "| edge of the selector | estimate | 95% CI | p-value | significant |", "|---|---|---|---|---|"]
+            if lift:
+                lines.append(f"| accuracy over the majority class (points) | {fmt(lift.get('estimate'), True)} | "
+                             f"{ci_text(lift.get('ci95'), True)} | {p_text(lift.get('p_value'))} | {'yes' if lift.get('significant') else 'no'} |")
+            names = {"buy_and_hold": "Sharpe − buy-and-hold",
+                     "best_fixed_before": "Sharpe − best template chosen before each window",
+                     "best_fixed_hindsight": "Sharpe − best template in hindsight (reference only)"}
+            for key, label in names.items():
+                m = margins.get(key) or {}
+                if m:
+                    lines.append(f"| {label} | {fmt(m.get('estimate'))} | {ci_text(m.get('ci95'))} | "
+                                 f"{p_text(m.get('p_value'))} | {'yes' if m.get('significant') else 'no'} |")
+            rot = margins.get("rotation") or {}
+            if rot:
+                lines.append(f"| Sharpe − its own choices rotated in time (null mean {fmt(rot.get('null_mean'))}, "
+                             f"{rot.get('shifts')} shifts) | {fmt(rot.get('margin'))} | — | {p_text(rot.get('p_value'))} | "
+                             f"{'yes' if rot.get('significant') else 'no'} |")
+            sa = sel.get("stand_aside") or {}
+            if sa:
+                diff = sa.get("sharpe_difference") or {}
+                dd = sa.get("max_drawdown") or {}
+                lines.append(f"| standing aside ({fmt(sa.get('stood_aside_share'), True)} of decisions): Sharpe with − without "
+                             f"(worst drawdown {fmt((dd.get('with_stand_aside') or {}).get('worst'), True)} vs "
+                             f"{fmt((dd.get('without') or {}).get('worst'), True)}) | {fmt(diff.get('estimate'))} | "
+                             f"{ci_text(diff.get('ci95'))} | {p_text(diff.get('p_value'))} | {'yes' if diff.get('significant') else 'no'} |")
+            lines.append("")
+        folds = sel.get("folds") or []
+        if folds and "ml_sharpe" in folds[0]:
+            lines += ["| fold | test period | accuracy / majority | ML Sharpe | buy-and-hold | best fixed before (its Sharpe) | stood aside |",
+                      "|---|---|---|---|---|---|---|"]
+            for f in folds:
+                lines.append(f"| {f.get('fold')} | {f.get('test_start')} – {f.get('test_end')} | "
+                             f"{fmt(f.get('top1_accuracy'), True)} / {fmt(f.get('majority_baseline'), True)} | "
+                             f"{fmt(f.get('ml_sharpe'))} | {fmt(f.get('buy_and_hold_sharpe'))} | "
+                             f"{f.get('best_fixed_before')} ({fmt(f.get('best_fixed_before_sharpe'))}) | "
+                             f"{fmt(f.get('stood_aside_share'), True)} |")
+            lines.append("")
+        lines += summary_lines(sel)
     tp = evaluation.get("trade_probability", {})
     if "brier" in tp:
         def ci(key: str) -> str:
@@ -153,6 +237,7 @@ def render_results(evaluation: dict, bench: dict) -> str:
             f"| weight on the forest (learned on inner folds; 0 = base rate) | {fmt(tp.get('blend_weight'))} | — |",
             "",
         ]
+        lines += summary_lines(tp)
     pat = evaluation.get("patterns", {})
     syn = pat.get("synthetic", {})
     if syn:
@@ -165,12 +250,24 @@ def render_results(evaluation: dict, bench: dict) -> str:
     for sym, types in hist.items():
         if not isinstance(types, dict):
             continue
-        lines += [f"| {sym} pattern | detections | success rate | random entry, same target/stop |", "|---|---|---|---|"]
+        lines += [f"| {sym} pattern (≥ 30 resolved cases) | resolved | success rate (95% CI) | matched random entries (95% CI) | "
+                  "edge | intervals separate |", "|---|---|---|---|---|---|"]
+        hidden = []
         for name, s in types.items():
-            if isinstance(s, dict):
-                lines.append(f"| {name} | {fmt(s.get('detections'))} | {fmt(s.get('success_rate'), True)} | "
-                             f"{fmt(s.get('random_entry_success_rate'), True)} |")
+            if not isinstance(s, dict):
+                continue
+            if s.get("shown") is False:
+                hidden.append(f"{name} ({s.get('resolved')})")
+                continue
+            lines.append(f"| {name} | {fmt(s.get('resolved'))} | {fmt(s.get('success_rate'), True)} "
+                         f"{ci_text(s.get('success_rate_ci95'), True)} | {fmt(s.get('matched_random_rate'), True)} "
+                         f"{ci_text(s.get('matched_random_rate_ci95'), True)} | {fmt(s.get('edge'), True)} | "
+                         f"{'yes' if s.get('intervals_separate') else 'no'} |")
         lines.append("")
+        if hidden:
+            lines += [f"Not shown for {sym} (fewer than 30 resolved cases): {', '.join(hidden)}.", ""]
+    if pat:
+        lines += summary_lines({"summary": [x for x in pat.get("summary", []) if "fewer than 30" not in x]})
     lines += [
         "### Speed (`paiid bench`, ratios measured in the same run)",
         "",

@@ -11,10 +11,15 @@ from paiid.cli.common import JsonOpt, command, console, emit, table
 models_app = typer.Typer(help="List registered models, promote a version or roll back.", no_args_is_help=True)
 
 
+def _day(ts: Any) -> str | None:
+    return ts.date().isoformat() if ts is not None else None
+
+
 def _train_payload(result: Any) -> dict[str, Any]:
     return {
         "symbols": list(getattr(result, "symbols", [])),
         "seed": getattr(result, "seed", 0),
+        "refit_date": _day(getattr(result, "refit_date", None)),
         "models": [
             {"name": i.name, "version": i.version, "promoted": i.promoted, "created_at": i.created_at,
              "scores": i.scores, "sha256": i.sha256}
@@ -26,7 +31,8 @@ def _train_payload(result: Any) -> dict[str, Any]:
 
 
 def _render_train(p: dict[str, Any]) -> None:
-    console.print(f"trained on {', '.join(p['symbols'])} (seed {p['seed']})")
+    console.print(f"trained on {', '.join(p['symbols'])} (seed {p['seed']}), data up to the refit date "
+                  f"{p.get('refit_date')}")
     for m in p["models"]:
         console.print(f"  {m['name']} v{m['version']}" + (" (promoted)" if m["promoted"] else ""))
         for k, v in _flat(m["scores"]).items():
@@ -85,6 +91,7 @@ def list_(as_json: bool = JsonOpt) -> None:
         rows = [
             {"model": m["name"], "version": v["version"], "serving": "*" if v["promoted"] else "",
              "status": v["status"], "created_at": v.get("created_at"),
+             "data up to": (v.get("refit_date") or "") + (" (past-date refit)" if v.get("vintage") else ""),
              "scores": ", ".join(f"{k}={x:.3g}" if isinstance(x, float) else f"{k}={x}"
                                  for k, x in list(_flat(v.get("scores") or {}).items())[:4])}
             for m in p["models"] for v in m["versions"]

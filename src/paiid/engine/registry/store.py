@@ -261,6 +261,7 @@ def list_models(*, check: bool = True) -> list[dict[str, Any]]:
                 rows.append(row)
                 continue
             row.update(created_at=doc.get("created_at"), scores=doc.get("scores", {}), data=doc.get("data"),
+                       refit_date=doc.get("refit_date"), vintage=bool(doc.get("vintage")),
                        sha256=doc.get("sha256"), status="ok")
             if check:
                 try:
