@@ -102,13 +102,14 @@ def test_a_vintage_is_trained_once_and_reused(trained: Path, tmp_path: Path,
     shutil.copytree(trained / "models", home / "models", ignore=shutil.ignore_patterns("*.lock"))
     monkeypatch.setenv("PAIID_HOME", str(home))
     _fresh_process_state()
+    before = set((home / "models" / "regime").glob("v*.skops"))  # the copy may hold other tests' refits
     first = answers.regime("SPX", "2016-08-01")
     second = answers.regime("SPX", "2016-09-15")  # same quarter: the same vintage
     _fresh_process_state()  # a new process finds it in the registry instead of training again
     third = answers.regime("SPX", "2016-07-05")
     assert first["model"] == second["model"] == third["model"]
     assert first["model"]["refit_date"] == "2016-06-30"
-    assert len(list((home / "models" / "regime").glob("v*.skops"))) == 2  # promoted + one vintage
+    assert len(set((home / "models" / "regime").glob("v*.skops")) - before) <= 1  # at most one new refit
     latest = answers.regime("SPX")
     assert latest["model"]["vintage"] is False and latest["model"]["refit_date"] == "2018-12-31"
     _fresh_process_state()
