@@ -59,12 +59,20 @@ def test_list_shows_the_bundled_symbols(paiid_home: Path) -> None:
     out = paiid(paiid_home, "data", "list", "--json")
     assert out.returncode == 0, out.stderr
     symbols = {s["symbol"]: s for s in json.loads(out.stdout)["symbols"]}
-    assert set(symbols) == {"SPX", "GOOG", "EURUSD"}
+    skfolio = {"AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO", "LLY", "MRK", "MSFT",
+               "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM"}
+    assert set(symbols) == {"SPX", "GOOG", "EURUSD", "SP500"} | skfolio
+    for sym in skfolio:
+        assert (symbols[sym]["columns"], symbols[sym]["bars"]) == (["close"], 8313)
+        assert symbols[sym]["source"] == "skfolio.datasets.load_sp500_dataset"
+    sp500 = symbols["SP500"]
+    assert (sp500["columns"], sp500["source"]) == (["close"], "skfolio.datasets.load_sp500_index")
+    assert symbols["SPX"]["columns"] == ["open", "high", "low", "close", "volume"]
     spx, goog = symbols["SPX"], symbols["GOOG"]
     assert (spx["bars"], spx["first"][:4], spx["last"][:4]) == (5031, "1999", "2018")
     assert (goog["bars"], goog["first"][:4], goog["last"][:4]) == (2148, "2004", "2013")
     assert symbols["EURUSD"]["bars"] == 5000 and symbols["EURUSD"]["timeframe"] == "hourly"
-    assert {"symbol", "source", "timeframe", "first", "last", "bars"} <= set(symbols["GOOG"])
+    assert {"symbol", "source", "timeframe", "first", "last", "bars", "columns"} <= set(symbols["GOOG"])
 
 
 def test_bad_import_names_every_problem_and_changes_nothing(paiid_home: Path, tmp_path: Path) -> None:
@@ -137,7 +145,8 @@ def test_parquet_import_and_listing(paiid_home: Path, tmp_path: Path) -> None:
     listed = paiid(paiid_home, "data", "list", "--json")
     (entry,) = [s for s in json.loads(listed.stdout)["symbols"] if s["symbol"] == "PQ"]
     assert entry == {"symbol": "PQ", "source": "file:acme.parquet", "timeframe": "daily",
-                     "first": "2021-02-01T00:00:00", "last": f"{rows['Date'].iloc[-1]}T00:00:00", "bars": 25}
+                     "first": "2021-02-01T00:00:00", "last": f"{rows['Date'].iloc[-1]}T00:00:00", "bars": 25,
+                     "columns": ["open", "high", "low", "close", "volume"]}
 
 
 @pytest.mark.parametrize(
@@ -284,3 +293,18 @@ def test_dates_beyond_the_representable_range_are_refused_naming_it(
     msg = refused(paiid(paiid_home, "data", "import", str(csv), "--symbol", "FAR"))  # one line, no warnings
     assert "outside the range paiid handles (1677-09-22 to 2262-04-11)" in msg and date in msg
     assert stored(paiid_home, "FAR") == []
+
+
+def test_close_only_import_through_the_command(paiid_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "fund.csv"
+    path.write_text("date,close\n2024-01-02,10.5\n2024-01-03,10.75\n2024-01-04,10.6\n")
+    out = paiid(paiid_home, "data", "import", str(path), "--symbol", "FUND", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["columns"] == ["close"]
+    assert [row[2:] for row in stored(paiid_home, "FUND")] == [  # open, high, low, close, volume
+        (None, None, None, 10.5, None), (None, None, None, 10.75, None), (None, None, None, 10.6, None)]
+    listed = paiid(paiid_home, "data", "list", "--json")
+    (entry,) = [s for s in json.loads(listed.stdout)["symbols"] if s["symbol"] == "FUND"]
+    assert (entry["columns"], entry["bars"], entry["source"]) == (["close"], 3, "file:fund.csv")
+    human = paiid(paiid_home, "data", "list", columns=200)
+    assert "close only" in human.stdout and "OHLCV" in human.stdout

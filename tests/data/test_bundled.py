@@ -60,12 +60,41 @@ def test_load_returns_a_copy_callers_may_mutate() -> None:
     assert load_bars("SPX").iloc[0, 0] > 0
 
 
+SKFOLIO_STOCKS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO", "LLY", "MRK", "MSFT",
+                  "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM"]
+
+
 def test_listing_and_availability() -> None:
-    assert available_symbols() == ["EURUSD", "GOOG", "SPX"]
+    assert available_symbols() == sorted(["EURUSD", "GOOG", "SPX", "SP500", *SKFOLIO_STOCKS])
     listed = {s["symbol"]: s for s in describe_symbols()}
     assert listed["SPX"] == {"symbol": "SPX", "source": "arch.data.sp500", "timeframe": "daily",
-                             "first": "1999-01-04T00:00:00", "last": "2018-12-31T00:00:00", "bars": 5031}
+                             "first": "1999-01-04T00:00:00", "last": "2018-12-31T00:00:00", "bars": 5031,
+                             "columns": COLUMNS}
     assert listed["EURUSD"]["timeframe"] == "hourly" and listed["GOOG"]["bars"] == 2148
+    assert listed["AAPL"] == {"symbol": "AAPL", "source": "skfolio.datasets.load_sp500_dataset",
+                              "timeframe": "daily", "first": "1990-01-02T00:00:00",
+                              "last": "2022-12-28T00:00:00", "bars": 8313, "columns": ["close"]}
+    assert listed["SP500"]["source"] == "skfolio.datasets.load_sp500_index"
+
+
+def test_skfolio_series_are_the_packages_closes_and_nothing_else() -> None:
+    """Offline (the files ship in skfolio's wheel), read without importing skfolio, equal to its loaders."""
+    from paiid.data.bundled import _package_file
+
+    assert _package_file("skfolio", "skfolio/datasets/data/sp500_dataset.csv.gz") is not None
+    from skfolio.datasets import load_sp500_dataset, load_sp500_index
+
+    stocks, index = load_sp500_dataset(), load_sp500_index()
+    assert list(stocks.columns) == SKFOLIO_STOCKS and list(index.columns) == ["SP500"]
+    for sym, raw in [*((s, stocks[s]) for s in SKFOLIO_STOCKS), ("SP500", index["SP500"])]:
+        bars = load_bars(sym)
+        assert len(bars) == len(raw) == 8313, sym
+        assert (bars.index[0], bars.index[-1]) == (pd.Timestamp("1990-01-02"), pd.Timestamp("2022-12-28"))
+        assert list(bars.columns) == COLUMNS and bars.index.dtype == "datetime64[ns]"
+        np.testing.assert_array_equal(bars.index.to_numpy(), raw.index.to_numpy(dtype="datetime64[ns]"))
+        np.testing.assert_array_equal(bars["close"].to_numpy(), raw.to_numpy())
+        assert bars[["open", "high", "low", "volume"]].isna().all().all(), sym  # absent, not copies
+        assert bars.attrs["columns"] == ["close"] and timeframe_of(bars.index) == "daily"
 
 
 def test_timeframe_of_spacings() -> None:

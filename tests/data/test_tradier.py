@@ -426,8 +426,10 @@ def test_cli_fetch_end_to_end(tradier: TradierStub, paiid_home: Path) -> None:
     assert len(tradier.requests) == 2  # the 429 was retried
     listed = run_cli(["data", "list", "--json"], tradier.url, paiid_home)
     aapl = [s for s in json.loads(listed.stdout)["symbols"] if s["symbol"] == "AAPL"]
+    # the user's AAPL replaces the bundled close-only one of that name
     assert aapl == [{"symbol": "AAPL", "source": "tradier", "timeframe": "daily",
-                     "first": "2019-01-02T00:00:00", "last": "2019-01-04T00:00:00", "bars": 3}]
+                     "first": "2019-01-02T00:00:00", "last": "2019-01-04T00:00:00", "bars": 3,
+                     "columns": ["open", "high", "low", "close", "volume"]}]
 
 
 def test_cli_fetch_errors_have_contract_exit_codes(tradier: TradierStub, paiid_home: Path) -> None:

@@ -127,3 +127,26 @@ def test_flat_prices_and_zero_volume_stay_finite_after_warmup() -> None:
     feats = build_features(bars)
     assert np.isfinite(feats[SCALE_FREE].iloc[WARMUP:].to_numpy()).all()
     assert feats["bb_pctb"].iloc[299] == 0.5  # zero-width band: the middle by definition
+
+
+def test_close_only_bars_define_the_close_features_and_nothing_else() -> None:
+    """On SPX with high, low and volume removed: every close feature is the OHLCV value exactly, every
+    other column is NaN on every bar (absent, never estimated), as `FEATURE_INPUTS` documents."""
+    from paiid.features import CLOSE_ONLY_FEATURES, FEATURE_INPUTS, features_for
+
+    full = load_bars("SPX")
+    close_only = full.copy()
+    close_only[["open", "high", "low", "volume"]] = np.nan
+    with np.errstate(all="raise"):  # nothing divides by or takes the log of an absent value
+        got = build_features(close_only)
+    want = build_features(full)
+    assert set(FEATURE_INPUTS) == set(want.columns)
+    assert features_for(["close"]) == CLOSE_ONLY_FEATURES and features_for(list(full.columns)) == list(want)
+    assert {"rvol_20", "rsi_14", "ret_1", "dist_sma_200"} <= set(CLOSE_ONLY_FEATURES)
+    assert not {"atr_pct", "adx_14", "range_10", "volume_z", "obv_slope"} & set(CLOSE_ONLY_FEATURES)
+    for name in want.columns:
+        if name in CLOSE_ONLY_FEATURES:
+            np.testing.assert_array_equal(got[name].to_numpy(), want[name].to_numpy(), err_msg=name)
+            assert got[name].iloc[WARMUP:].notna().all(), name
+        else:
+            assert got[name].isna().all(), name

@@ -18,13 +18,23 @@ def list_(as_json: bool = JsonOpt) -> None:
     """Every symbol available: bundled real data and what you imported or fetched."""
     from paiid.data import describe_symbols
 
-    emit({"symbols": describe_symbols()}, as_json, lambda p: table("symbols", p["symbols"]))
+    emit({"symbols": describe_symbols()}, as_json, lambda p: table("symbols", [
+        {**s, "columns": _columns_label(s["columns"])} for s in p["symbols"]]))
+
+
+def _columns_label(columns: list[str]) -> str:
+    """'OHLCV', 'close only', or the list: the table's short form of a symbol's real columns."""
+    if columns == ["open", "high", "low", "close", "volume"]:
+        return "OHLCV"
+    return "close only" if columns == ["close"] else ",".join(columns)
 
 
 @app.command("import")
 @command
 def import_(
-    file: Path = typer.Argument(..., help="CSV or Parquet with date/time, open, high, low, close, volume."),
+    file: Path = typer.Argument(
+        ..., help="CSV or Parquet with date/time, open, high, low, close, volume; or date, close only."
+    ),
     symbol: str = typer.Option(..., "--symbol", help="Symbol to store the bars under."),
     sort: bool = typer.Option(False, "--sort", help="Order out-of-order rows by time instead of failing."),
     dedupe: bool = typer.Option(False, "--dedupe", help="Keep the last row of duplicate timestamps."),
@@ -40,6 +50,9 @@ def import_(
     as_json: bool = JsonOpt,
 ) -> None:
     """Validate a file and store its bars; nothing is stored if any row is invalid.
+
+    A file with a date and a close column only is a close-only series: open, high, low and volume
+    stay absent (never copies of the close), and commands that need them say so.
 
     Dates such as 01/03/2024 that fit both day/month and month/day are refused unless --dayfirst
     or --date-format says which; ISO dates (2024-03-01) never need either.

@@ -123,9 +123,12 @@ def optimize(
         return
     if not symbol or not strategy:
         raise BadInput("give a symbol and --strategy ID (or --list)")
-    from paiid.data import load_bars
+    from paiid.backtest import get_strategy
+    from paiid.data import load_bars, normalise_symbol, require_columns
     from paiid.engine import executor
 
+    require_columns(normalise_symbol(symbol), ("open", "high", "low", "volume"),
+                    f"optimising {get_strategy(strategy).id} (backtests fill at the next open)")
     bars = load_bars(symbol, start, end)
     mapper = functools.partial(executor.map, scheduler=scheduler, workers=workers)
     report = opt.optimize(

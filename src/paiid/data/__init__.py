@@ -6,14 +6,28 @@ from paiid.data.repository import (
     current_as_of,
     describe_symbols,
     load_bars,
+    missing_columns,
     normalise_symbol,
+    real_columns,
+    require_columns,
     timeframe_of,
 )
 from paiid.data.splits import PurgedKFold, PurgedWalkForward, Split, chronological_split
-from paiid.data.validate import COLUMNS, ValidationReport, require_history, validate_bars
+from paiid.data.validate import (
+    BEYOND_CLOSE,
+    CLOSE_ONLY,
+    COLUMNS,
+    MissingColumns,
+    ValidationReport,
+    require_history,
+    validate_bars,
+)
 
 __all__ = [
+    "BEYOND_CLOSE",
+    "CLOSE_ONLY",
     "COLUMNS",
+    "MissingColumns",
     "PurgedKFold",
     "PurgedWalkForward",
     "Split",
@@ -24,7 +38,10 @@ __all__ = [
     "current_as_of",
     "describe_symbols",
     "load_bars",
+    "missing_columns",
     "normalise_symbol",
+    "real_columns",
+    "require_columns",
     "require_history",
     "timeframe_of",
     "validate_bars",

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase
 
 from paiid import config
@@ -42,14 +42,49 @@ def _engine_for(url: str) -> Engine:
 
 def _create_all(engine: Engine) -> None:
     """`create_all`, tolerating another process creating the same table between check and CREATE
-    (several server workers or CLI processes opening a fresh database at once)."""
+    (several server workers or CLI processes opening a fresh database at once), then
+    `add_missing_columns`."""
     for attempt in range(5):
         try:
             Base.metadata.create_all(engine)
-            return
+            break
         except OperationalError as exc:
             if "already exists" not in str(exc) or attempt == 4:
                 raise
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable columns a table declares but an older database lacks; the `table.column`s added.
+
+    `create_all` creates missing tables only, so a database written by an earlier version would
+    fail on the first query naming a new column (e.g. `symbols.real_columns`). A nullable column
+    without a default can be added in place, and NULL is what each such column documents for rows
+    written before it existed. Anything else (NOT NULL, keys) is never altered here. Another
+    process adding the same column first is fine.
+    """
+    added: list[str] = []
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.connect() as conn:
+        found = inspect(conn)
+        for table in Base.metadata.sorted_tables:
+            if not found.has_table(table.name):
+                continue
+            have = {c["name"] for c in found.get_columns(table.name)}
+            for col in table.columns:
+                if col.name in have or not col.nullable or col.primary_key or col.server_default is not None:
+                    continue
+                ddl = (f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(col.name)} "
+                       f"{col.type.compile(dialect=engine.dialect)}")
+                try:
+                    conn.exec_driver_sql(ddl)
+                    conn.commit()
+                except (OperationalError, ProgrammingError) as exc:
+                    conn.rollback()
+                    if "duplicate" not in str(exc).lower() and "already exists" not in str(exc).lower():
+                        raise
+                added.append(f"{table.name}.{col.name}")
+    return added
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -15,10 +15,17 @@ import numpy as np
 import pandas as pd
 
 from paiid import __version__
-from paiid.data.bundled import BUNDLED
+from paiid.data.bundled import is_protected
 from paiid.data.repository import claim_symbol, timeframe_of
-from paiid.data.store import ImportRecord, recorded_import, stored_timeframe, stored_times_of_day, upsert_bars
-from paiid.data.validate import validate_bars
+from paiid.data.store import (
+    ImportRecord,
+    recorded_import,
+    stored_kind,
+    stored_timeframe,
+    stored_times_of_day,
+    upsert_bars,
+)
+from paiid.data.validate import CLOSE_ONLY, COLUMNS, real_columns_of, validate_bars
 from paiid.errors import BadInput
 
 
@@ -94,9 +101,28 @@ def check_session(sym: str, bars: pd.DataFrame, timeframe: str, source: str) -> 
         )
 
 
+def _kind(columns: list[str]) -> str:
+    return "close-only" if columns == CLOSE_ONLY else "open/high/low/close/volume"
+
+
+def check_columns(sym: str, bars: pd.DataFrame, source: str) -> None:
+    """Refuse bars of another kind than the stored ones of the same symbol (close-only vs OHLCV).
+
+    Close-only rows inside an OHLCV series would leave holes in every high/low/volume feature at
+    those dates, and OHLCV rows in a close-only series would make it neither: one series, one kind.
+    """
+    stored = stored_kind(sym)
+    new = real_columns_of(bars)
+    if stored is not None and stored[1] != new:
+        raise BadInput(
+            f"{sym} already holds {_kind(stored[1])} bars (source {stored[0]}), but {source} has "
+            f"{_kind(new)} bars; import them under another --symbol"
+        )
+
+
 def _claim(symbol: str) -> str:
     sym = claim_symbol(symbol)
-    if sym in BUNDLED:
+    if is_protected(sym):
         raise BadInput(f"{sym} is a bundled symbol and cannot be overwritten; import under another --symbol")
     return sym
 
@@ -128,6 +154,7 @@ def import_bars(
             "import them under another --symbol"
         )
     check_session(sym, bars, timeframe, source)
+    check_columns(sym, bars, source)
     summary = {
         "rows": len(bars),
         "first": bars.index[0].isoformat(),
@@ -135,6 +162,7 @@ def import_bars(
         "fixes": report.fixes,
         "notes": report.notes,
         "gaps": [{"from": a.isoformat(), "to": b.isoformat()} for a, b in report.gaps],
+        "columns": real_columns_of(bars),
     }
     record = None if key is None else ImportRecord(key, {**summary, "timeframe": timeframe})
     counts = upsert_bars(sym, bars, source=source, timeframe=timeframe, record=record)
@@ -144,7 +172,8 @@ def import_bars(
 def _result(sym: str, summary: dict, counts: dict[str, int], *, up_to_date: bool) -> dict:
     """An import's answer: `up_to_date` says the file was recognised and not read (`import_file`)."""
     return {"symbol": sym, "rows": summary["rows"], **counts,
-            **{k: summary[k] for k in ("first", "last", "fixes", "notes", "gaps")}, "up_to_date": up_to_date}
+            **{k: summary[k] for k in ("first", "last", "fixes", "notes", "gaps")},
+            "columns": summary.get("columns", COLUMNS), "up_to_date": up_to_date}
 
 
 def import_key(path: Path, source: str, options: dict) -> str:

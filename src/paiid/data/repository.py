@@ -11,9 +11,18 @@ from contextvars import ContextVar
 import pandas as pd
 from pandas.errors import OutOfBoundsDatetime
 
-from paiid.data.bundled import BUNDLED, load_bundled
-from paiid.data.store import read_bars, stored_symbols
-from paiid.data.validate import FIRST_DATE, LAST_DATE, median_spacing, require_history
+from paiid.data.bundled import BUNDLED, bundled_index, load_bundled
+from paiid.data.store import read_bars, stored_kind, stored_symbols
+from paiid.data.validate import (
+    COLUMNS,
+    FIRST_DATE,
+    LAST_DATE,
+    MissingColumns,
+    median_spacing,
+    real_columns_of,
+    require_history,
+)
+from paiid.data.validate import require_columns as _require_columns
 from paiid.errors import BadInput, UnknownSymbol
 
 #: The characters a symbol may have, after NFKC normalisation and upper-casing (README, "Data").
@@ -149,14 +158,13 @@ def load_bars(
     Dates are compared in the bar index's convention (tz-naive UTC): a tz-aware `start`/`end` is
     converted first, so `2018-01-05T09:00-05:00` means 14:00 in the index. An `end` at midnight
     (e.g. a plain date) includes that whole day.
+
+    A close-only series (open, high, low and volume NaN) carries `symbol`, `source` and its real
+    `columns` in `bars.attrs`: check with `require_columns(bars, needed, what)` where a command that
+    needs open, high, low or volume starts.
     """
     sym = normalise_symbol(symbol)
-    if sym in BUNDLED:
-        bars = load_bundled(sym)
-    else:
-        bars = read_bars(sym)
-        if bars is None:
-            raise UnknownSymbol(sym, available_symbols())
+    bars = _bars_of(sym)
     hint = f" ({sym} has bars from {bars.index[0].date()} to {bars.index[-1].date()})" if len(bars) else ""
     start_ts = parse_timestamp(start, "start", hint=hint)
     end_ts = parse_timestamp(end, "end", hint=hint)
@@ -176,18 +184,94 @@ def load_bars(
     return bars
 
 
+def _bars_of(sym: str) -> pd.DataFrame:
+    """All bars of a normalised symbol: protected bundled ones, else stored ones, else bundled ones.
+
+    An unprotected bundled symbol (skfolio's close-only stocks) yields to a stored series of the same
+    name: a user who imports or fetches AAPL means their own bars.
+    """
+    src = BUNDLED.get(sym)
+    if src is not None and src.protected:
+        return load_bundled(sym)
+    bars = read_bars(sym)
+    if bars is not None:
+        return bars
+    if src is not None:
+        return load_bundled(sym)
+    raise UnknownSymbol(sym, available_symbols())
+
+
+def _kind(sym: str) -> tuple[str, list[str]]:
+    """(source, real columns) of a normalised symbol, without reading its bars (see `_bars_of`)."""
+    src = BUNDLED.get(sym)
+    if src is not None and src.protected:
+        return src.source, list(src.columns)
+    stored = stored_kind(sym)
+    if stored is not None:
+        return stored
+    if src is not None:
+        return src.source, list(src.columns)
+    raise UnknownSymbol(sym, available_symbols())
+
+
+def real_columns(symbol_or_bars: str | pd.DataFrame) -> list[str]:
+    """The real bar columns of a symbol (or of loaded bars), in `COLUMNS` order: all five, or
+    `["close"]` for a close-only series. For a symbol it reads no bars (bundled metadata, or one
+    indexed query of the store)."""
+    if isinstance(symbol_or_bars, pd.DataFrame):
+        return real_columns_of(symbol_or_bars)
+    return _kind(normalise_symbol(symbol_or_bars))[1]
+
+
+def require_columns(symbol_or_bars: str | pd.DataFrame, needed: list[str] | tuple[str, ...],
+                    what: str) -> list[str]:
+    """The real columns, or `MissingColumns` (a `BadInput`: 422 / exit 2) naming what is missing.
+
+    E.g. `require_columns(bars, ["high", "low", "volume"], "the feature frame")` on AAPL raises
+    "AAPL is close-only (source skfolio.datasets.load_sp500_dataset): the feature frame needs high,
+    low, volume". Call it where a command starts, before any work; on bars from `load_bars` it
+    costs microseconds (their `attrs`, or one numpy pass over full bars).
+    """
+    if isinstance(symbol_or_bars, pd.DataFrame):
+        return _require_columns(symbol_or_bars, needed, what)
+    sym = normalise_symbol(symbol_or_bars)
+    source, columns = _kind(sym)
+    probe = pd.DataFrame(columns=COLUMNS)
+    probe.attrs.update(symbol=sym, source=source, columns=columns)
+    return _require_columns(probe, needed, what)
+
+
+def missing_columns(symbol_or_bars: str | pd.DataFrame, needed: list[str] | tuple[str, ...],
+                    what: str) -> MissingColumns | None:
+    """`require_columns` that returns the error instead of raising it (None when nothing is missing):
+    for screens that skip a symbol and say why, such as training's `unsuitable`."""
+    try:
+        require_columns(symbol_or_bars, needed, what)
+    except MissingColumns as exc:
+        return exc
+    return None
+
+
 def describe_symbols() -> list[dict]:
-    """`paiid data list`: every symbol with source, timeframe, first/last bar and count."""
+    """`paiid data list`: every symbol with source, timeframe, first/last bar, count and real columns.
+
+    A stored symbol replaces an unprotected bundled one of the same name (see `_bars_of`).
+    """
+    stored = {s["symbol"]: s for s in stored_symbols()}
     out = []
     for sym, src in BUNDLED.items():
-        bars = load_bundled(sym)
+        if not src.protected and sym in stored:
+            out.append(stored.pop(sym))
+            continue
+        index = bundled_index(sym)
         out.append({
             "symbol": sym,
             "source": src.source,
-            "timeframe": timeframe_of(bars.index),
-            "first": bars.index[0].isoformat(),
-            "last": bars.index[-1].isoformat(),
-            "bars": len(bars),
+            "timeframe": timeframe_of(index),
+            "first": index[0].isoformat(),
+            "last": index[-1].isoformat(),
+            "bars": len(index),
+            "columns": list(src.columns),
         })
-    out.extend(s for s in stored_symbols() if s["symbol"] not in BUNDLED)
+    out.extend(s for s in stored.values() if s["symbol"] not in BUNDLED)
     return out

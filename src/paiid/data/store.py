@@ -16,6 +16,12 @@ moves them into `bars`, after checking (by the digest) that nobody wrote the sym
 A file import can also leave a record beside the digest (`ImportRecord`): the file's key and the
 count and digest of the bars it left. Importing the same file again (`recorded_import`) then needs
 neither parsing nor validation while nobody has written the symbol since.
+
+Close-only series (`validate.CLOSE_ONLY`) keep NULL open, high, low and volume, read back as NaN,
+and `symbols.real_columns` records which columns are real (NULL, in a database written before it
+existed, means all five: only OHLCV bars could be stored then). A database created before close-only
+series gets the column when it is opened (`db.add_missing_columns`), and its `bars` table loses the
+NOT NULL of those four columns when the first close-only series is written (`_allow_absent_columns`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Engine,
     Float,
     Insert,
     MetaData,
@@ -44,14 +51,16 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    inspect,
     select,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CreateTable
 
 from paiid.data.db import Base, ensure_tables, get_engine, write_transaction
-from paiid.data.validate import COLUMNS
+from paiid.data.validate import COLUMNS, mark_columns, real_columns_of
 from paiid.errors import BadInput
 
 #: Rows per executemany / fetch: large enough to amortise round trips, small enough that the
@@ -66,11 +75,12 @@ class BarRow(Base):
     __tablename__ = "bars"
     symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
     ts: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
-    open: Mapped[float] = mapped_column(Float)
-    high: Mapped[float] = mapped_column(Float)
-    low: Mapped[float] = mapped_column(Float)
+    # NULL only in close-only series (`SymbolRow.real_columns`)
+    open: Mapped[float | None] = mapped_column(Float, nullable=True)
+    high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    low: Mapped[float | None] = mapped_column(Float, nullable=True)
     close: Mapped[float] = mapped_column(Float)
-    volume: Mapped[float] = mapped_column(Float)
+    volume: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class SymbolRow(Base):
@@ -79,6 +89,8 @@ class SymbolRow(Base):
     source: Mapped[str] = mapped_column(String(200))
     timeframe: Mapped[str] = mapped_column(String(8))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    #: The real bar columns, comma-separated (`close`, or all five); NULL (older rows) = all five.
+    real_columns: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class DigestRow(Base):
@@ -212,11 +224,12 @@ def _row_hashes(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
 
     Each word is folded in with splitmix64's finaliser (a well-studied 64-bit mixer), one column
     at a time and in place, so a million bars need a few 8 MB temporaries, not a copy of the bars.
-    `+ 0.0` turns -0.0 into 0.0, which compare equal as prices. uint64 arithmetic wraps, as intended.
+    `_canonical` turns -0.0 into 0.0 and fixes NaN's bits. uint64 arithmetic wraps, as intended.
     """
     h = np.full(len(ts), 0x9E3779B97F4A7C15, dtype="uint64")
     z = np.empty_like(h)
-    for word in (ts.view("uint64"), *((values[:, j] + 0.0).view("uint64") for j in range(values.shape[1]))):
+    columns = (_canonical(values[:, j]).view("uint64") for j in range(values.shape[1]))
+    for word in (ts.view("uint64"), *columns):
         np.bitwise_xor(h, word, out=z)
         z ^= z >> np.uint64(30)
         z *= np.uint64(0xBF58476D1CE4E5B9)
@@ -224,6 +237,21 @@ def _row_hashes(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
         z *= np.uint64(0x94D049BB133111EB)
         np.bitwise_xor(z, z >> np.uint64(31), out=h)
     return h
+
+
+def _canonical(column: np.ndarray) -> np.ndarray:
+    """A column with -0.0 as 0.0 (equal as prices) and every NaN (an absent value of a close-only
+    series, however a driver returns it) with the same bits, so that equal bars hash equal."""
+    out = column + 0.0
+    nan = np.isnan(out)
+    if nan.any():
+        out[nan] = np.nan
+    return out
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise equality of two value blocks, NaN (absent) equal to NaN."""
+    return ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
 
 
 def _digest(hashes: np.ndarray) -> int:
@@ -244,7 +272,7 @@ def _plus(a: int, b: int) -> int:
 class _Plan:
     """What writing the incoming bars changes, decided from one reading of what is stored."""
 
-    state: tuple  # (source, timeframe), (count, digest), import key as read; the same later = the same bars
+    state: tuple  # (source, timeframe, columns), (count, digest), import key as read; same later = same bars
     changed: np.ndarray  # positions of incoming rows to write (new or different)
     inserted: int
     unchanged: int
@@ -252,9 +280,13 @@ class _Plan:
     digest: int
 
 
+_ALL_COLUMNS = ",".join(COLUMNS)
+
+
 def _state(conn: Connection, symbol: str) -> tuple:
     meta = conn.execute(
-        select(SymbolRow.source, SymbolRow.timeframe).where(SymbolRow.symbol == symbol)).one_or_none()
+        select(SymbolRow.source, SymbolRow.timeframe, func.coalesce(SymbolRow.real_columns, _ALL_COLUMNS))
+        .where(SymbolRow.symbol == symbol)).one_or_none()
     kept = conn.execute(select(DigestRow.bars, DigestRow.digest, DigestRow.import_key)
                         .where(DigestRow.symbol == symbol)).one_or_none()
     return (None if meta is None else tuple(meta), None if kept is None else tuple(kept[:2]),
@@ -274,7 +306,7 @@ def _plan(conn: Connection, symbol: str, ts: np.ndarray, values: np.ndarray, has
     pos = np.minimum(np.searchsorted(stored_ts, ts), max(len(stored_ts) - 1, 0))
     found = stored_ts[pos] == ts if len(stored_ts) else np.zeros(len(ts), dtype=bool)
     same = found.copy()
-    same[found] = (stored_values[pos[found]] == values[found]).all(axis=1)
+    same[found] = _same(stored_values[pos[found]], values[found])
     replaced = pos[found & ~same]
     changed = np.flatnonzero(~same)
     inserted = len(ts) - int(found.sum())
@@ -307,7 +339,7 @@ def _stage(conn: Connection, symbol: str, ts: np.ndarray, values: np.ndarray, ro
         })
 
 
-def _after(plan: _Plan, meta: tuple[str, str], record: ImportRecord | None) -> tuple:
+def _after(plan: _Plan, meta: tuple[str, str, str], record: ImportRecord | None) -> tuple:
     """The state (as `_state` reads it) once `plan` is written: a write without a record keeps the
     stored one only if the bars stay exactly as they were."""
     kept = (plan.bars, plan.digest)
@@ -322,15 +354,19 @@ def upsert_bars(symbol: str, bars: pd.DataFrame, source: str, timeframe: str,
     Returns how many rows were `inserted`, `updated` (stored with other values) and `unchanged`
     (already stored exactly; not written). When the digest says all are unchanged and the symbol's
     source, timeframe and import record are the same, nothing is written and no lock is taken.
-    `record` is stored with the bars, in the same transaction.
+    `record` is stored with the bars, in the same transaction. The real columns (`real_columns_of`)
+    are recorded with the symbol; the caller makes sure they are those already stored (`importer`).
     """
     engine = get_engine()
     ensure_tables(engine)
     # Microseconds are what the database keeps; compare at that precision.
     ts = pd.DatetimeIndex(bars.index).as_unit("us").as_unit("ns").asi8
+    real = real_columns_of(bars)
     values = bars[COLUMNS].to_numpy(dtype="float64")
     hashes = _row_hashes(ts, values)
-    meta = (source, timeframe)
+    meta = (source, timeframe, ",".join(real))
+    if real != COLUMNS:
+        _allow_absent_columns(engine)
     with engine.connect() as conn:
         plan = _plan(conn, symbol, ts, values, hashes)
         conn.rollback()  # end the read
@@ -347,8 +383,8 @@ def upsert_bars(symbol: str, bars: pd.DataFrame, source: str, timeframe: str,
             "unchanged": plan.unchanged}
 
 
-def _write(conn: Connection, symbol: str, meta: tuple[str, str], plan: _Plan, record: ImportRecord | None,
-           ) -> None:
+def _write(conn: Connection, symbol: str, meta: tuple[str, str, str], plan: _Plan,
+           record: ImportRecord | None) -> None:
     """Under the write lock: move the staged rows into `bars`, then the digest and symbol rows."""
     if len(plan.changed):
         staged = select(*(_STAGING.c[c.name] for c in BarRow.__table__.c)).where(true())
@@ -364,11 +400,43 @@ def _write(conn: Connection, symbol: str, meta: tuple[str, str], plan: _Plan, re
         _write_symbol(conn, symbol, *meta)
 
 
-def _write_symbol(conn: Connection, symbol: str, source: str, timeframe: str) -> None:
+def _write_symbol(conn: Connection, symbol: str, source: str, timeframe: str, columns: str) -> None:
     conn.execute(_upsert(conn, SymbolRow.__table__, ["symbol"]), [{
-        "symbol": symbol, "source": source, "timeframe": timeframe,
+        "symbol": symbol, "source": source, "timeframe": timeframe, "real_columns": columns,
         "updated_at": datetime.now(UTC).replace(tzinfo=None),
     }])
+
+
+#: The bar columns a close-only series leaves NULL.
+_ABSENT_OK = [c for c in COLUMNS if c != "close"]
+
+
+def _allow_absent_columns(engine: Engine) -> None:
+    """Drop the NOT NULL of open, high, low and volume from a `bars` table created before close-only
+    series existed (new databases are created without it); nothing to do after the first time.
+
+    PostgreSQL alters the columns in place. SQLite cannot, so the table is rebuilt: created under
+    another name, filled, swapped in, in one transaction under the write lock (readers keep reading
+    the old table until it commits). It costs one copy of the stored bars, once per database, and
+    only when the first close-only series is written.
+    """
+    with engine.connect() as conn:
+        if all(c["nullable"] for c in inspect(conn).get_columns("bars") if c["name"] in _ABSENT_OK):
+            return
+        conn.rollback()
+        with write_transaction(conn, lock_key="bars:schema"):
+            if all(c["nullable"] for c in inspect(conn).get_columns("bars") if c["name"] in _ABSENT_OK):
+                return  # another process did it while we waited for the lock
+            if conn.dialect.name != "sqlite":
+                conn.exec_driver_sql("ALTER TABLE bars " + ", ".join(
+                    f"ALTER COLUMN {c} DROP NOT NULL" for c in _ABSENT_OK))
+                return
+            rebuilt = BarRow.__table__.to_metadata(MetaData(), name="bars_rebuilt")
+            names = ", ".join(c.name for c in rebuilt.c)
+            conn.execute(CreateTable(rebuilt))
+            conn.exec_driver_sql(f"INSERT INTO bars_rebuilt ({names}) SELECT {names} FROM bars")
+            conn.exec_driver_sql("DROP TABLE bars")
+            conn.exec_driver_sql("ALTER TABLE bars_rebuilt RENAME TO bars")
 
 
 def recorded_import(symbol: str, key: str, source: str) -> dict | None:
@@ -390,6 +458,19 @@ def recorded_import(symbol: str, key: str, source: str) -> dict | None:
     return report if (row.source, row.timeframe) == (source, report["timeframe"]) else None
 
 
+def _columns(text: str | None) -> list[str]:
+    """`SymbolRow.real_columns` as a list (NULL: all five, see the module docstring)."""
+    return list(COLUMNS) if text is None else text.split(",")
+
+
+def stored_kind(symbol: str) -> tuple[str, list[str]] | None:
+    """(source, real columns) of a stored symbol, or None if it was never stored; reads no bars."""
+    with get_engine().connect() as conn:
+        row = conn.execute(select(SymbolRow.source, SymbolRow.real_columns)
+                           .where(SymbolRow.symbol == symbol)).one_or_none()
+    return None if row is None else (row.source, _columns(row.real_columns))
+
+
 def stored_timeframe(symbol: str) -> str | None:
     """The timeframe recorded for a stored symbol, or None if it was never stored."""
     engine = get_engine()
@@ -399,14 +480,21 @@ def stored_timeframe(symbol: str) -> str | None:
 
 
 def read_bars(symbol: str) -> pd.DataFrame | None:
-    """All stored bars of `symbol` in the bar schema, or None if it was never stored."""
+    """All stored bars of `symbol` in the bar schema, or None if it was never stored.
+
+    A close-only series carries its symbol, source and real `columns` in `attrs` (`mark_columns`).
+    """
     engine = get_engine()
     with engine.connect() as conn:
         ts, values = _read_range(conn, symbol)
+        kind = conn.execute(select(SymbolRow.source, SymbolRow.real_columns)
+                            .where(SymbolRow.symbol == symbol)).one_or_none()
     if not len(ts):
         return None
     index = pd.DatetimeIndex(ts.view("datetime64[ns]"), name="date")
-    return pd.DataFrame(values, index=index, columns=COLUMNS)
+    bars = pd.DataFrame(values, index=index, columns=COLUMNS)
+    return mark_columns(bars, _columns(None if kind is None else kind.real_columns), symbol=symbol,
+                        source=None if kind is None else kind.source)
 
 
 def stored_symbols() -> list[dict]:
@@ -421,7 +509,7 @@ def stored_symbols() -> list[dict]:
     of_symbol = bars.symbol == SymbolRow.symbol
     query = (
         select(
-            SymbolRow.symbol, SymbolRow.source, SymbolRow.timeframe,
+            SymbolRow.symbol, SymbolRow.source, SymbolRow.timeframe, SymbolRow.real_columns,
             select(func.min(bars.ts)).where(of_symbol).scalar_subquery(),
             select(func.max(bars.ts)).where(of_symbol).scalar_subquery(),
             func.coalesce(DigestRow.bars, select(func.count()).where(of_symbol).scalar_subquery()),
@@ -433,8 +521,8 @@ def stored_symbols() -> list[dict]:
         rows = conn.execute(query).all()
     return [
         {"symbol": sym, "source": source, "timeframe": timeframe, "first": pd.Timestamp(first).isoformat(),
-         "last": pd.Timestamp(last).isoformat(), "bars": int(count)}
-        for sym, source, timeframe, first, last, count in rows if count
+         "last": pd.Timestamp(last).isoformat(), "bars": int(count), "columns": _columns(columns)}
+        for sym, source, timeframe, columns, first, last, count in rows if count
     ]
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 import tenacity
 
 from paiid import config
-from paiid.data.bundled import BUNDLED
+from paiid.data.bundled import is_protected
 from paiid.data.repository import claim_symbol
 from paiid.errors import BadInput, UpstreamError
 
@@ -254,7 +254,7 @@ def fetch_and_store(
     from paiid.data.importer import import_bars
 
     sym = claim_symbol(symbol)
-    if sym in BUNDLED:  # fail before spending any request on it
+    if is_protected(sym):  # fail before spending any request on it
         raise BadInput(f"{sym} is a bundled symbol and cannot be overwritten; fetch it under another name")
     first, last = parse_date(start, "start"), parse_date(end, "end")
     if last < first:

@@ -3,6 +3,15 @@
 The bar schema used everywhere: a DataFrame indexed by a tz-naive `DatetimeIndex` named `date`
 (datetime64[ns], strictly increasing, unique) with float64 columns open, high, low, close, volume.
 Time zones are dropped after converting to UTC, so one schema serves daily and intraday bars.
+
+Close-only series (index levels, fund NAVs, adjusted-close exports: a `date,close` file) are a kind
+of data of their own: same schema, but open, high, low and volume are NaN on every bar — never copies
+of the close, which would invent bars without range or volume and quietly feed fake numbers to ATR,
+ADX, volume features and next-open fills. `real_columns_of(bars)` says which columns are real, and
+`require_columns` turns a missing one into a precise error. Such frames carry `attrs` (`mark_columns`:
+the real columns, symbol, source) for those messages; full OHLCV frames carry none, because pandas
+deep-copies a frame's attrs into every frame and series derived from it (a few microseconds an
+operation, on every hot path of every model).
 """
 
 from __future__ import annotations
@@ -19,6 +28,10 @@ import pyarrow.compute as pc
 from paiid.errors import BadInput, DataValidationError, NotEnoughHistory
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
+#: The real columns of a close-only series; its other bar columns are NaN.
+CLOSE_ONLY = ["close"]
+#: The bar columns a close-only series lacks: what a command that needs full bars asks for.
+BEYOND_CLOSE = ("open", "high", "low", "volume")
 DATE_COLUMNS = ("date", "datetime", "time", "timestamp")
 MAX_LISTED = 5
 #: The dates paiid can represent: bars are datetime64[ns], whose range is pandas' Timestamp.min..max.
@@ -322,17 +335,17 @@ def validate_bars(
     index, columns = _to_frame(raw, source, dayfirst=dayfirst, date_format=date_format, notes=report.notes)
     problems: list[str] = []
 
-    missing = [c for c in COLUMNS if c not in columns]
-    if missing:
-        raise DataValidationError(
-            [f"missing column(s) {', '.join(missing)}; need date, open, high, low, close, volume"], source
-        )
+    real = _real_columns_in(columns, source)
 
     # One float64 block, column after column: the checks read contiguous columns, and it becomes
-    # the result's only copy of the values (no frame of the raw columns is built first).
+    # the result's only copy of the values (no frame of the raw columns is built first). Columns a
+    # close-only file does not have stay NaN and are not checked.
     values = np.empty((len(COLUMNS), len(index))).T
     reported = np.zeros((len(index), len(COLUMNS)), dtype=bool)  # cells already named as non-numeric
     for j, col in enumerate(COLUMNS):
+        if col not in real:
+            values[:, j] = np.nan
+            continue
         original = columns[col]
         numeric = pd.to_numeric(original, errors="coerce")
         non_numeric = np.asarray(numeric.isna() & original.notna())
@@ -346,6 +359,8 @@ def validate_bars(
     del columns  # the caller's table is all that still holds them
 
     for j, col in enumerate(COLUMNS):
+        if col not in real:
+            continue
         nan = np.isnan(values[:, j]) & ~reported[:, j]
         if nan.any():
             problems.append(
@@ -418,15 +433,99 @@ def validate_bars(
         raise DataValidationError(problems, source)
 
     df = pd.DataFrame(values, index=index, columns=COLUMNS, copy=False)
+    mark_columns(df, real)
+    if real == CLOSE_ONLY:
+        report.notes.append("close-only series: open, high, low and volume are absent (NaN), not filled in")
     report.gaps = find_gaps(df.index)
     if fill_gaps and report.gaps:
         before = len(df)
         df = forward_fill_gaps(df, report.gaps)
         report.fixes.append(
-            f"forward-filled {len(report.gaps)} gap(s) with {len(df) - before} flat zero-volume bar(s)"
+            f"forward-filled {len(report.gaps)} gap(s) with {len(df) - before} "
+            + ("flat zero-volume bar(s)" if real != CLOSE_ONLY else "bar(s) at the last close")
         )
     report.rows_out = len(df)
     return df, report
+
+
+def _real_columns_in(columns: dict[str, pd.Series], source: str) -> list[str]:
+    """Which bar columns a table has: all five, or close alone (a close-only series); else the error.
+
+    Only these two kinds exist, so that every consumer has one question to ask (`require_columns`):
+    a file with close and volume but no high and low is more likely a broken export than a kind of
+    data, and is refused with what is missing.
+    """
+    missing = [c for c in COLUMNS if c not in columns]
+    if not missing:
+        return list(COLUMNS)
+    if "close" in columns and len(missing) == len(COLUMNS) - 1:
+        return list(CLOSE_ONLY)
+    raise DataValidationError([
+        f"missing column(s) {', '.join(missing)}; need date, open, high, low, close, volume "
+        "(or date, close for a close-only series)"
+    ], source)
+
+
+def real_columns_of(bars: pd.DataFrame) -> list[str]:
+    """The bar columns of `bars` that hold real values, in `COLUMNS` order.
+
+    Read from `bars.attrs["columns"]` where `mark_columns` put it (close-only series); any other
+    frame (OHLCV bars, tests, synthetic bars) is judged by its values: a column with no value at all
+    is absent. Microseconds either way (one numpy pass): callers check it where a command starts.
+    """
+    recorded = bars.attrs.get("columns")
+    if recorded is not None:
+        return [c for c in COLUMNS if c in recorded]
+    present = [c for c in COLUMNS if c in bars.columns]
+    if bars.empty or not present:
+        return present
+    with np.errstate(invalid="ignore"):
+        some = ~np.isnan(bars[present].to_numpy(dtype="float64")).all(axis=0)
+    return [c for c, keep in zip(present, some, strict=True) if keep]
+
+
+def mark_columns(bars: pd.DataFrame, real: list[str], **info: str | None) -> pd.DataFrame:
+    """Record the real columns (and `info`: symbol, source) in `bars.attrs` unless all five are real.
+
+    Only partial frames are marked (see the module docstring for why); `bars` is returned.
+    """
+    if list(real) != COLUMNS:
+        bars.attrs.update(columns=list(real), **info)
+    return bars
+
+
+class MissingColumns(BadInput):
+    """`what` needs bar columns the symbol does not have (e.g. high and low of a close-only series).
+
+    A `BadInput` (422 / exit 2): the request cannot be answered from these data, whatever the model.
+    `missing` lists the absent columns, for callers that skip rather than fail (training).
+    """
+
+    def __init__(self, symbol: str | None, source: str | None, real: list[str], missing: list[str],
+                 what: str):
+        one = symbol is not None
+        close_only = real == CLOSE_ONLY
+        state = (("is " if one else "are ") + "close-only" if close_only
+                 else ("has" if one else "have") + f" only {', '.join(real)}")
+        origin = f" (source {source})" if source else ""
+        needs = ", ".join(missing)
+        super().__init__(f"{symbol if one else 'these bars'} {state}{origin}: {what} needs {needs}")
+        self.symbol = symbol
+        self.missing = missing
+        #: The short form for lists of skipped symbols, e.g. "close-only: needs high, low, volume".
+        self.reason = ("close-only" if close_only else f"only {', '.join(real)}") + f": needs {needs}"
+
+
+def require_columns(bars: pd.DataFrame, needed: list[str] | tuple[str, ...], what: str) -> list[str]:
+    """`real_columns_of(bars)`, or `MissingColumns` naming what `what` needs and the bars lack.
+
+    The symbol and source in the message come from `bars.attrs` (`mark_columns`).
+    """
+    real = real_columns_of(bars)
+    missing = [c for c in COLUMNS if c in needed and c not in real]
+    if missing:
+        raise MissingColumns(bars.attrs.get("symbol"), bars.attrs.get("source"), real, missing, what)
+    return real
 
 
 def median_spacing(index: pd.DatetimeIndex) -> pd.Timedelta:
@@ -513,14 +612,17 @@ def forward_fill_gaps(df: pd.DataFrame, gaps: list[tuple[pd.Timestamp, pd.Timest
             fill.append(grid[keep])
     new = fill[0].append(fill[1:]) if len(fill) > 1 else fill[0]
     new = new[(new > df.index[0]) & (new < df.index[-1])].difference(df.index)
+    real = real_columns_of(df)
     out = df.reindex(df.index.union(new))
     close = out["close"].ffill()
-    for col in ("open", "high", "low"):
-        out[col] = out[col].fillna(close)
+    for col in ("open", "high", "low"):  # a close-only series keeps them absent: nothing is invented
+        if col in real:
+            out[col] = out[col].fillna(close)
     out["close"] = close
-    out["volume"] = out["volume"].fillna(0.0)
+    if "volume" in real:
+        out["volume"] = out["volume"].fillna(0.0)
     out.index = out.index.astype("datetime64[ns]").rename("date")
-    return out
+    return mark_columns(out, real)
 
 
 def require_history(df: pd.DataFrame, needed: int, what: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from paiid.backtest import get_strategy
-from paiid.data import load_bars, normalise_symbol
+from paiid.data import BEYOND_CLOSE, load_bars, normalise_symbol, require_columns
 from paiid.engine.tracking import log_served
 from paiid.engine.vintages import describe, serving
 from paiid.errors import NotEnoughHistory, PaiidError
@@ -27,6 +27,7 @@ from paiid.ml.tradeprob import parse_side, trade_answer
 def regime(symbol: str, date: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
     """`paiid regime` / `GET /api/ml/market-regime` as of the close of `date` (default: last bar)."""
     sym = normalise_symbol(symbol)
+    require_columns(sym, ("high", "low", "volume"), f"regime detection for {sym}")
     bars = load_bars(sym, end=date)
     if len(bars) < ml_regime.MIN_BARS:
         raise NotEnoughHistory(f"regime detection for {sym}", ml_regime.MIN_BARS, len(bars))
@@ -40,6 +41,7 @@ def regime(symbol: str, date: str | None = None, *, user_id: str | None = None) 
 def recommendation(symbol: str, date: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
     """`paiid recommend` / `GET /api/ml/recommend-strategy`: templates ranked for the next 20 bars."""
     sym = normalise_symbol(symbol)
+    require_columns(sym, BEYOND_CLOSE, f"a strategy recommendation for {sym}")
     bars = load_bars(sym, end=date, min_bars=ml_selector.MIN_BARS,
                      what=f"a strategy recommendation for {sym}")
     model, info = serving("selector", bars)
@@ -63,6 +65,7 @@ def trade(symbol: str, strategy: str, side: str | None = None, date: str | None 
     if side is not None:
         parse_side(side)
     sym = normalise_symbol(symbol)
+    require_columns(sym, BEYOND_CLOSE, f"a trade prediction for {sym}")
     bars = load_bars(sym, end=date, min_bars=ml_context.MIN_BARS, what=f"a trade prediction for {sym}")
     model, info = serving("tradeprob", bars)
     answer = trade_answer(model, bars, sym, tid, side)
@@ -75,6 +78,7 @@ def patterns(symbol: str, date: str | None = None, timeframe: str = "daily", *,
              user_id: str | None = None) -> dict[str, Any]:
     """`paiid patterns` / `GET /api/ml/detect-patterns`: patterns confirmed recently, as of `date`."""
     sym = normalise_symbol(symbol)
+    require_columns(sym, BEYOND_CLOSE, f"pattern detection for {sym}")
     bars = load_bars(sym, end=date)
     n_bars = len(ml_patterns.to_timeframe(bars, timeframe))
     if n_bars < ml_patterns.MIN_BARS:

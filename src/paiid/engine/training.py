@@ -35,7 +35,16 @@ import pandas as pd
 from filelock import FileLock
 
 from paiid import config
-from paiid.data import as_of, available_symbols, current_as_of, describe_symbols, load_bars, normalise_symbol
+from paiid.data import (
+    BEYOND_CLOSE,
+    as_of,
+    available_symbols,
+    current_as_of,
+    describe_symbols,
+    load_bars,
+    missing_columns,
+    normalise_symbol,
+)
 from paiid.engine import registry
 from paiid.engine.catalog import MODELS
 from paiid.engine.registry import ModelInfo
@@ -107,6 +116,9 @@ def unsuitable(symbol: str) -> PaiidError | None:
     or undefined on complete bars after the warm-up (what prices near the float limits produce)
     (`DataValidationError`). Any of these would otherwise fail a trainer for every symbol at once.
     """
+    lacking = missing_columns(symbol, BEYOND_CLOSE, "training")
+    if lacking is not None:  # close-only series: the templates fill at the next open, stops use high/low
+        return BadInput(lacking.reason)
     bars = load_bars(symbol)
     need = min_train_bars()
     if len(bars) < need:

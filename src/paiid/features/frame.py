@@ -23,8 +23,63 @@ SCALE_FREE = [
 ]
 
 
+_HLC = ("high", "low", "close")
+
+#: The bar columns each feature reads. A close-only series (`paiid.data.CLOSE_ONLY`: open, high,
+#: low and volume NaN) gets every feature that reads only `close`; the others come out NaN on every
+#: bar (absent, not estimated), which tests/features/test_frame.py checks against this table.
+FEATURE_INPUTS: dict[str, tuple[str, ...]] = {  # in frame order
+    "ret_1": ("close",),
+    "ret_5": ("close",),
+    "ret_20": ("close",),
+    "ret_60": ("close",),
+    "ret_120": ("close",),
+    "rsi_14": ("close",),
+    "macd": ("close",),
+    "macd_signal": ("close",),
+    "macd_hist": ("close",),
+    "macd_hist_pct": ("close",),
+    "bb_pctb": ("close",),
+    "bb_bandwidth": ("close",),
+    "atr_14": _HLC,
+    "atr_pct": _HLC,
+    "adx_14": _HLC,
+    "plus_di": _HLC,
+    "minus_di": _HLC,
+    "range_10": ("high", "low"),
+    "rvol_20": ("close",),
+    "rvol_60": ("close",),
+    "vol_ratio": ("close",),
+    "volume_z": ("volume",),
+    "volume_trend": ("volume",),
+    "obv_slope": ("close", "volume"),
+    "dist_sma_20": ("close",),
+    "dist_sma_50": ("close",),
+    "dist_sma_200": ("close",),
+    "ma_slope_50": ("close",),
+}
+
+#: The features defined from closes alone, in frame order.
+CLOSE_ONLY_FEATURES = [name for name, needs in FEATURE_INPUTS.items() if needs == ("close",)]
+
+#: Close-only stand-ins for range-based features: close-to-close volatility instead of ATR or the
+#: high-low range. Not the same numbers (on SPX and GOOG the median atr_pct / rvol_20 is 1.39 and 1.47,
+#: range_10 / rvol_20 1.36 and 1.35), so a model must be trained on the stand-in, never fed it in place.
+CLOSE_ONLY_SUBSTITUTES = {"atr_pct": "rvol_20", "range_10": "rvol_20"}
+
+
+def features_for(columns: list[str] | tuple[str, ...]) -> list[str]:
+    """The features a series with these real bar columns defines (`paiid.data.real_columns`)."""
+    real = set(columns)
+    return [name for name, needs in FEATURE_INPUTS.items() if real.issuperset(needs)]
+
+
 def build_features(bars: pd.DataFrame) -> pd.DataFrame:
-    """All features for a bar frame (bar schema in, same index out; NaN during warm-up)."""
+    """All features for a bar frame (bar schema in, same index out; NaN during warm-up).
+
+    Close-only bars (NaN open, high, low, volume) give `CLOSE_ONLY_FEATURES` with the same values
+    as OHLCV bars of the same closes, and NaN in every other column (`FEATURE_INPUTS`).
+    """
     o = bars["open"].to_numpy(dtype=np.float64)
     h = bars["high"].to_numpy(dtype=np.float64)
     lo = bars["low"].to_numpy(dtype=np.float64)

@@ -29,6 +29,11 @@ class SymbolInfo(BaseModel):
     first: str = Field(description="Timestamp of the first bar (ISO 8601, UTC).")
     last: str = Field(description="Timestamp of the last bar (ISO 8601, UTC).")
     bars: int
+    columns: list[str] = Field(
+        description="The real bar columns: all of open, high, low, close, volume, or ['close'] for a "
+        "close-only series (index levels, adjusted closes, fund NAVs), whose other columns are absent, "
+        "never filled in."
+    )
 
 
 class SymbolList(BaseModel):
