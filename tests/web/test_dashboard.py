@@ -45,6 +45,8 @@ def _chart(page) -> dict:
 
 #: A symbol of real SPX bars followed by a crash no training row resembles (imported into the server's home).
 SHOCK = "SHOCK"
+#: SPX's last 60 bars: too short for any answer (the watchlist shows its row with the reason).
+SHORT = "SHORTY"
 
 
 def _shock_csv(path: Path, days: int = 12) -> Path:
@@ -66,6 +68,11 @@ def server(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     home = linked_home(trained, tmp_path_factory.mktemp("dashboard-home"))
     csv = _shock_csv(tmp_path_factory.mktemp("shock") / "shock.csv")
     out = subprocess.run(paiid_command("data", "import", str(csv), "--symbol", SHOCK), env=child_env(home),
+                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    short = tmp_path_factory.mktemp("short") / "short.csv"
+    load_bars("SPX").iloc[-60:].reset_index().to_csv(short, index=False)
+    out = subprocess.run(paiid_command("data", "import", str(short), "--symbol", SHORT), env=child_env(home),
                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     with serve(home) as srv:
@@ -236,5 +243,66 @@ def test_dashboard_shows_unusual_inputs_stand_aside_and_model_dates(server: Serv
             trade = next(s for s in reco["strategies"] if s["strategy_id"] == sid).get("trade") or {}
             shown = li.query_selector(".uninformative") is not None
             assert shown == (trade.get("informative") is False), sid
+    assert not problems, problems
+    page.close()
+
+
+ROWS = "#watchlist tbody tr[data-symbol]"
+SYMBOLS_OF = "rs => rs.map(r => r.dataset.symbol)"
+
+
+def _human(s: str | None) -> str:
+    return re.sub(r"[_-]+", " ", str(s))
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.0f}%"
+
+
+def test_watchlist_shows_the_scan_and_a_row_opens_the_symbol(server: Server, browser) -> None:
+    """The watchlist view shows one row a symbol as `/api/ml/scan` answers it (an unanswerable symbol
+    with its reason), sorts by a column, and a click on a row opens that symbol's view."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+
+    watch = ["SPX", SHOCK, SHORT]
+    page.goto(server.url + f"/?view=watchlist&watchlist={','.join(watch)}")
+    page.wait_for_selector("body[data-watchlist='ready']", timeout=180_000)
+    assert page.is_visible("#watchlist-view") and not page.is_visible("#symbol-view")
+    scan = page.evaluate("async s => (await (await fetch(`/api/ml/scan?symbols=${s}`)).json())",
+                         ",".join(watch))
+    shown = page.eval_on_selector_all(ROWS, SYMBOLS_OF)
+    assert shown == watch == [r["symbol"] for r in scan["rows"]]
+    for row in scan["rows"]:
+        text = page.inner_text(f"#watchlist tr[data-symbol='{row['symbol']}']")
+        if row["error"]:
+            assert row["symbol"] == SHORT and "needs at least" in text
+            continue
+        assert _human(row["regime"]) in text and _pct(row["confidence"]) in text
+        assert _human(row["recommendation"]["strategy_id"]) in text and _pct(row["win_probability"]) in text
+        assert ("stand aside" in text) == bool(row["stand_aside"])
+
+    # sorted by win probability: largest first (ties by symbol), the unanswerable row last
+    page.click("#watchlist th[data-sort='win_probability']")
+    order = page.eval_on_selector_all(ROWS, SYMBOLS_OF)
+    answered = sorted((r for r in scan["rows"] if not r["error"]), key=lambda r: (-r["win_probability"],
+                                                                                  r["symbol"]))
+    assert order == [r["symbol"] for r in answered] + [SHORT]
+
+    # a row opens the symbol's view with its answer
+    page.click(f"#watchlist tr[data-symbol='{SHOCK}']")
+    page.wait_for_selector(f"body[data-state='ready'][data-symbol='{SHOCK}']", timeout=180_000)
+    assert page.is_visible("#symbol-view") and not page.is_visible("#watchlist-view")
+    assert page.eval_on_selector("#symbol", "e => e.value") == SHOCK
+    shock = next(r for r in scan["rows"] if r["symbol"] == SHOCK)
+    assert page.inner_text("#regime-badge").strip().lower() == _human(shock["regime"])
+    # and the tab brings the scan back as it was, without scanning again
+    page.click("#tab-watchlist")
+    assert page.is_visible("#watchlist-view")
+    assert page.get_attribute("body", "data-watchlist") == "ready"
+    assert len(page.query_selector_all(ROWS)) == len(watch)
     assert not problems, problems
     page.close()

@@ -23,12 +23,13 @@ from paiid.bench import (
     optimize,
     patterns,
     regime,
+    scan,
     vintages,
 )
 from paiid.progress import track
 
 #: The areas in report order.
-AREAS: tuple[ModuleType, ...] = (features, backtest, regime, patterns, vintages, api, optimize, data)
+AREAS: tuple[ModuleType, ...] = (features, backtest, regime, patterns, vintages, scan, api, optimize, data)
 
 
 def selected(only: list[str] | None = None) -> list[tuple[str, Case]]:

@@ -22,6 +22,7 @@ from paiid.cli import (
     recommend,
     regime,
     retrain,
+    scan,
     serve,
 )
 
@@ -34,8 +35,8 @@ app = typer.Typer(
 )
 
 #: In the order `paiid --help` lists them.
-COMMAND_MODULES = (data, features, backtest, regime, recommend, patterns, models, evaluate, optimize, retrain,
-                   bench, serve)
+COMMAND_MODULES = (data, features, backtest, regime, recommend, patterns, scan, models, evaluate, optimize,
+                   retrain, bench, serve)
 
 for _module in COMMAND_MODULES:
     _module.register(app)

@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from paiid.data import load_bars, normalise_symbol, require_history, timeframe_of
+from paiid.data import (
+    BEYOND_CLOSE,
+    load_bars,
+    normalise_symbol,
+    require_columns,
+    require_history,
+    timeframe_of,
+)
 from paiid.engine.cache import BarStamp, LRUCache, answer_key
 from paiid.engine.vintages import describe, serving
 from paiid.errors import BadInput
@@ -105,13 +112,23 @@ def _version_key(models: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[int, 
     return {name: (int(info.version), str(info.sha256)) for name, (_, info) in models.items()}
 
 
-def _prune_if_models_changed(versions: dict[str, tuple[int, str]]) -> None:
-    """Drop cached answers of models no longer served, so the LRU holds only answers that can hit."""
+def _prune_if_models_changed(models: Mapping[str, tuple[Any, Any]]) -> None:
+    """Drop cached answers of models no longer served, so the LRU holds only answers that can hit.
+
+    The trigger is a change of the *promoted* models an answer used: answers as of past dates are
+    served by point-in-time refits, and a watchlist mixing them with today's answers must not wipe the
+    cache at every switch. Past-date refits follow the promoted recipe, so a new promoted set is also
+    when their answers may go stale. (Stale entries are never hit either way: the key holds the versions.)
+    """
     global _versions_seen
+    versions = _version_key(models)
+    live = {name: versions[name] for name, (_, info) in models.items() if not info.metadata.get("vintage")}
+    if not live:
+        return
     with _versions_lock:
-        if versions == _versions_seen:
+        if live == _versions_seen:
             return
-        _versions_seen = dict(versions)
+        _versions_seen = dict(live)
     current = tuple(sorted(versions.items()))
     _cache.prune(lambda key: key[2] == current)
 
@@ -249,6 +266,7 @@ def cached_recommendations(symbol: str, date: str | None = None, user: str | Non
 def _serve(symbol: str, date: str | None, user: str | None, *, log_prediction: bool,
            compute_missing: bool) -> dict[str, Any] | None:
     sym = normalise_symbol(symbol)
+    require_columns(sym, BEYOND_CLOSE, f"AI recommendations for {sym}")
     uid = normalise_user(user)
     bars = load_bars(sym, end=date)
     require_history(bars, MIN_BARS, f"AI recommendations for {sym}{f' as of {date}' if date else ''}")
@@ -256,7 +274,7 @@ def _serve(symbol: str, date: str | None, user: str | None, *, log_prediction: b
     if models is None:
         return None
     versions = _version_key(models)
-    _prune_if_models_changed(versions)
+    _prune_if_models_changed(models)
     key = answer_key(sym, BarStamp.of(bars), versions)
     if compute_missing:
         core, hit = _cache.get_or_compute(key, lambda: compute(sym, bars, models))

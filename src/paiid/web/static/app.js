@@ -1,6 +1,7 @@
 // paiid dashboard: plain JavaScript, no build step. Talks only to this server's API.
 // Flow: load symbols -> pick one -> fetch /api/ai/recommendations and /api/ai/chart together ->
 // render regime, ranked strategies, chart with patterns; the performance panel loads independently.
+// The watchlist tab scans many symbols at once (/api/ml/scan); a row opens the symbol view.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -356,17 +357,188 @@ async function analyse() {
   loadPerformance();
 }
 
-async function init() {
-  $("#controls").addEventListener("submit", (ev) => { ev.preventDefault(); analyse(); });
-  $("#symbol").addEventListener("change", analyse);
+// ------------------------------------------------------------------------------- watchlist
+// GET /api/ml/scan: one row a symbol (regime, top strategy or stand aside, its win probability, fresh
+// patterns), as of the date above. A row opens that symbol's view.
+
+const SCAN_CHUNK = 200; // the API's cap of symbols per request
+const SORT_DESC = { symbol: false, as_of: true, regime: false, confidence: true, probability: true,
+  expected_return: true, win_probability: true, patterns: true };
+let knownSymbols = [];
+let scanRows = null;
+let scanSort = null;
+let scanGeneration = 0;
+
+function currentView() {
+  return document.body.dataset.view === "watchlist" ? "watchlist" : "symbol";
+}
+
+function setView(view) {
+  const watch = view === "watchlist";
+  $("#watchlist-view").hidden = !watch;
+  $("#symbol-view").hidden = watch;
+  $("#tab-watchlist").setAttribute("aria-selected", String(watch));
+  $("#tab-symbol").setAttribute("aria-selected", String(!watch));
+  document.body.dataset.view = watch ? "watchlist" : "symbol";
+  const url = new URL(location.href);
+  if (watch) url.searchParams.set("view", "watchlist");
+  else url.searchParams.delete("view");
+  history.replaceState(null, "", url);
+}
+
+function sortValue(r, key) {
+  // the same columns and order as `paiid scan --sort` (paiid.engine.scan.sort_rows)
+  if (r.error) return null;
+  if (key === "probability" || key === "expected_return") return (r.recommendation || {})[key] ?? null;
+  if (key === "patterns") return (r.patterns || []).length;
+  return r[key] ?? null;
+}
+
+function sortedRows(rows, key) {
+  if (!key) return rows;
+  const desc = SORT_DESC[key];
+  const have = rows.filter((r) => sortValue(r, key) != null);
+  const missing = rows.filter((r) => sortValue(r, key) == null);
+  const bySymbol = (a, b) => a.symbol.localeCompare(b.symbol);
+  have.sort((a, b) => {
+    const x = sortValue(a, key), y = sortValue(b, key);
+    const c = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
+    return (desc ? -c : c) || bySymbol(a, b);
+  });
+  return [...have, ...missing.sort(bySymbol)];
+}
+
+function watchlistRow(r) {
+  if (r.error) {
+    return el("tr", { class: "error-row", "data-symbol": r.symbol, "data-error": "true" },
+      el("td", {}, r.symbol), el("td", { colspan: "9", class: "row-error" }, r.error));
+  }
+  const rec = r.recommendation || {};
+  const top = human(rec.strategy_id);
+  const strategy = r.stand_aside
+    ? el("td", { class: "aside", title: r.stand_aside_reason || "" }, "stand aside ",
+      el("span", { class: "muted" }, `(top: ${top})`))
+    : el("td", {}, top);
+  const win = el("td", { class: "win" }, pct(r.win_probability),
+    r.informative === false ? el("span", { class: "muted", title: "no information beyond the base rate" }, " *")
+      : "");
+  const pats = (r.patterns || []).map((p) => `${human(p.type)} (${p.signal})`).join(", ");
+  return el("tr", { "data-symbol": r.symbol, "data-regime": r.regime || "", tabindex: "0" },
+    el("td", { class: "sym" }, el("b", {}, r.symbol)),
+    el("td", {}, (r.as_of || "").slice(0, 10)),
+    el("td", {}, el("span", { class: `regime-name ${r.regime || ""}` }, human(r.regime)),
+      r.regime_detail ? el("span", { class: "muted" }, ` · ${human(r.regime_detail)}`) : ""),
+    el("td", { class: "conf" }, pct(r.confidence)),
+    strategy,
+    el("td", { class: "prob" }, pct(rec.probability)),
+    el("td", {}, pct(rec.expected_return, 2)),
+    el("td", { class: `side-${rec.side}` }, rec.side || "—"),
+    win,
+    el("td", { class: "pats" }, pats || "—"));
+}
+
+function renderWatchlist() {
+  const rows = sortedRows(scanRows || [], scanSort);
+  for (const th of document.querySelectorAll("#watchlist th[data-sort]")) {
+    if (th.dataset.sort === scanSort) th.setAttribute("aria-sort", SORT_DESC[scanSort] ? "descending" : "ascending");
+    else th.removeAttribute("aria-sort");
+  }
+  $("#watchlist tbody").replaceChildren(...(rows.length ? rows.map(watchlistRow) :
+    [el("tr", {}, el("td", { colspan: "10", class: "muted" }, "no symbol to scan"))]));
+}
+
+function openSymbol(symbol) {
+  const sel = $("#symbol");
+  if (![...sel.options].some((o) => o.value === symbol)) sel.append(el("option", { value: symbol }, symbol));
+  sel.value = symbol;
+  setView("symbol");
+  analyse();
+}
+
+async function scanWatchlist() {
+  const typed = $("#watchlist-symbols").value.split(/[\s,]+/).filter(Boolean);
+  const symbols = typed.length ? typed : knownSymbols;
+  const date = $("#date").value;
+  const mine = ++scanGeneration;
+  document.body.dataset.watchlist = "loading";
+  $("#scan").disabled = true;
+  const box = $("#watchlist-error");
+  box.hidden = true;
   try {
-    await loadSymbols();
+    const answers = [];
+    for (let i = 0; i < symbols.length; i += SCAN_CHUNK) { // one request at a time: each fans out itself
+      const q = new URLSearchParams({ symbols: symbols.slice(i, i + SCAN_CHUNK).join(",") });
+      if (date) q.set("date", date);
+      answers.push(await getJSON(`/api/ml/scan?${q}`));
+    }
+    if (mine !== scanGeneration) return;
+    scanRows = answers.flatMap((a) => a.rows || []);
+    const asOf = answers.length ? answers[0].as_of : null;
+    const failed = scanRows.filter((r) => r.error).length;
+    $("#watchlist-asof").textContent = `· as of ${date || (asOf ? asOf.slice(0, 10) : "—")} · ` +
+      `${scanRows.length - failed} answered` + (failed ? `, ${failed} could not be` : "");
+    renderWatchlist();
+    document.body.dataset.watchlist = "ready";
+    const url = new URL(location.href);
+    if (typed.length) url.searchParams.set("watchlist", typed.join(","));
+    else url.searchParams.delete("watchlist");
+    history.replaceState(null, "", url);
+  } catch (e) {
+    if (mine !== scanGeneration) return;
+    box.textContent = e.message;
+    box.hidden = false;
+    document.body.dataset.watchlist = "error";
+  } finally {
+    if (mine === scanGeneration) $("#scan").disabled = false;
+  }
+}
+
+async function init() {
+  const params = new URLSearchParams(location.search);
+  $("#watchlist-symbols").value = params.get("watchlist") || "";
+  $("#controls").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (currentView() === "watchlist") scanWatchlist(); else analyse();
+  });
+  $("#symbol").addEventListener("change", () => { setView("symbol"); analyse(); });
+  $("#watchlist-controls").addEventListener("submit", (ev) => { ev.preventDefault(); scanWatchlist(); });
+  $("#tab-watchlist").addEventListener("click", () => {
+    setView("watchlist");
+    if (scanRows === null && document.body.dataset.watchlist !== "loading") scanWatchlist();
+  });
+  $("#tab-symbol").addEventListener("click", () => {
+    setView("symbol");
+    if (document.body.dataset.state === "idle") analyse();
+  });
+  $("#watchlist thead").addEventListener("click", (ev) => {
+    const th = ev.target.closest("th[data-sort]");
+    if (!th) return;
+    scanSort = th.dataset.sort;
+    renderWatchlist();
+  });
+  const tbody = $("#watchlist tbody");
+  tbody.addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr[data-symbol]");
+    if (tr) openSymbol(tr.dataset.symbol);
+  });
+  tbody.addEventListener("keydown", (ev) => {
+    const tr = ev.target.closest("tr[data-symbol]");
+    if (tr && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); openSymbol(tr.dataset.symbol); }
+  });
+  try {
+    knownSymbols = (await loadSymbols()).map((s) => s.symbol);
   } catch (e) {
     showError(`could not list symbols: ${e.message}`);
     document.body.dataset.state = "error";
     return;
   }
-  analyse();
+  if (params.get("view") === "watchlist") {
+    setView("watchlist");
+    scanWatchlist();
+  } else {
+    setView("symbol");
+    analyse();
+  }
 }
 
 window.addEventListener("DOMContentLoaded", init);
