@@ -40,7 +40,8 @@ def test_selector_part_writes_the_equity_plot(
     out = paiid(home, "evaluate", "--part", "selector", "--plot", str(plot), "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert list(report) == ["selector"]  # only the part asked for
+    assert [k for k in report if k != "skipped_symbols"] == ["selector"]  # only the part asked for
+    assert all(s["reason"].startswith("close-only") for s in report.get("skipped_symbols", []))
     sel = report["selector"]
     assert {"top1_accuracy", "majority_baseline", "random_baseline", "oos_sharpe"} <= set(sel)
     html = plot.read_text()
