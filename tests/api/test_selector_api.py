@@ -22,11 +22,11 @@ def server(trained: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_recommend_strategy_contract(server) -> None:
     r = httpx.get(
-        f"{server.url}/api/ml/recommend-strategy", params={"symbol": "SPX", "date": "2012-06-01"}, timeout=120
+        f"{server.url}/api/ml/recommend-strategy", params={"symbol": "SPX", "date": "2008-10-15"}, timeout=120
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["symbol"] == "SPX" and body["as_of"].startswith("2012-06-01")
+    assert body["symbol"] == "SPX" and body["as_of"].startswith("2008-10-15")
     recs = body["recommendations"]
     assert {x["strategy_id"] for x in recs} == set(STRATEGIES)
     probs = [x["probability"] for x in recs]
@@ -36,7 +36,7 @@ def test_recommend_strategy_contract(server) -> None:
         assert 0 <= x["risk_score"] <= 100
     assert {"regime", "volatility", "trend"} <= set(body["market_conditions"])
     again = httpx.get(
-        f"{server.url}/api/ml/recommend-strategy", params={"symbol": "SPX", "date": "2012-06-01"}, timeout=120
+        f"{server.url}/api/ml/recommend-strategy", params={"symbol": "SPX", "date": "2008-10-15"}, timeout=120
     )
     assert again.json() == body
 

@@ -101,10 +101,10 @@ def test_a_cold_answer_computes_the_symbols_context_once(home: Path) -> None:
     once for the selector and again for each priced trade."""
     from paiid.backtest import STRATEGIES
 
-    orch.served_models(load_bars("SPX", end="2015-06-01"))  # loading the models is not part of the answer
+    orch.served_models(load_bars("SPX", end="2015-07-31"))  # loading the models is not part of the answer
     profile = cProfile.Profile()
     profile.enable()
-    answer = orch.recommendations("SPX", date="2015-06-01", log_prediction=False)
+    answer = orch.recommendations("SPX", date="2015-07-31", log_prediction=False)
     profile.disable()
     assert answer["cached"] is False
     calls: Counter[str] = Counter()
