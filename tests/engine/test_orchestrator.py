@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from paiid.bench.api import linked_home
 from paiid.data import load_bars
 from paiid.engine import orchestrator as orch
 from paiid.errors import BadInput, NotEnoughHistory, UnknownSymbol
@@ -26,15 +25,8 @@ REGIMES = {"trending_bullish", "trending_bearish", "ranging", "high_volatility"}
 
 
 @pytest.fixture
-def home(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh PAIID_HOME serving the shared models; caches emptied so no test sees another's."""
-    from paiid.engine import service
-
-    h = linked_home(trained, tmp_path / "home")
-    monkeypatch.setenv("PAIID_HOME", str(h))
-    orch.cache().clear()
-    service.clear_cache()
-    return h
+def home(served_home: Path) -> Path:
+    return served_home
 
 
 def _rows(home: Path) -> list[tuple]:

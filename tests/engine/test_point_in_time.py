@@ -95,13 +95,20 @@ def test_answer_as_of_d_equals_the_answer_of_a_store_cut_at_d(date: str, trained
     _fresh_process_state()
 
 
-def test_a_vintage_is_trained_once_and_reused(trained: Path, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def copied(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home with its own copy of the session's models (the test adds past-date refits to it)."""
     home = tmp_path / "h"
     home.mkdir()
     shutil.copytree(trained / "models", home / "models", ignore=shutil.ignore_patterns("*.lock"))
     monkeypatch.setenv("PAIID_HOME", str(home))
     _fresh_process_state()
+    yield home
+    _fresh_process_state()
+
+
+def test_a_vintage_is_trained_once_and_reused(copied: Path) -> None:
+    home = copied
     before = set((home / "models" / "regime").glob("v*.skops"))  # the copy may hold other tests' refits
     first = answers.regime("SPX", "2016-08-01")
     second = answers.regime("SPX", "2016-09-15")  # same quarter: the same vintage
@@ -115,13 +122,7 @@ def test_a_vintage_is_trained_once_and_reused(trained: Path, tmp_path: Path,
     _fresh_process_state()
 
 
-def test_no_model_before_there_was_data_to_fit_it(trained: Path, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "h"
-    home.mkdir()
-    shutil.copytree(trained / "models", home / "models", ignore=shutil.ignore_patterns("*.lock"))
-    monkeypatch.setenv("PAIID_HOME", str(home))
-    _fresh_process_state()
+def test_no_model_before_there_was_data_to_fit_it(copied: Path) -> None:
     with pytest.raises(NotEnoughHistory, match="up to 1999-12-31"):
         answers.trade("SPX", "trend-following-ma-cross", "long", "2000-03-15")
     _fresh_process_state()

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from paiid.bench.api import linked_home
 from paiid.data import load_bars
 from paiid.data.importer import import_bars
-from paiid.engine import answers, executor, service
-from paiid.engine import orchestrator as orch
+from paiid.engine import answers, executor
 from paiid.engine.scan import FRESH_BARS, scan, sort_rows
 from paiid.errors import BadInput, UnknownSymbol
 
@@ -27,11 +25,10 @@ REGIMES = {"trending_bullish", "trending_bearish", "ranging", "high_volatility"}
 
 
 @pytest.fixture
-def home(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = linked_home(trained, tmp_path / "home")
-    monkeypatch.setenv("PAIID_HOME", str(h))
-    orch.cache().clear()
-    service.clear_cache()
+def home(served_home: Path) -> Path:
+    """The shared models, plus GOOGX (GOOG's bars on SPX's last dates: served by the promoted models) and a
+    too-short TINY."""
+    h = served_home
     spx = load_bars("SPX")
     goog = load_bars("GOOG")
     googx = goog.copy()

@@ -44,9 +44,33 @@ import numpy as np
 from paiid import config
 from paiid.bench import BenchResult, case
 from paiid.data import load_bars
+from paiid.engine import orchestrator, service, vintages
 from paiid.engine.training import ensure_models
 
 RECOMMENDATIONS = "/api/ai/recommendations"
+
+
+@contextlib.contextmanager
+def scratch_home(prefix: str) -> Iterator[Path]:
+    """A throwaway PAIID_HOME for an in-process case; the model and answer caches are emptied on the way
+    in and out, so the case neither reads nor leaves another home's models."""
+    def forget() -> None:
+        service.clear_cache()
+        vintages.clear_cache()
+        orchestrator.cache().clear()
+
+    old = os.environ.get("PAIID_HOME")
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        os.environ["PAIID_HOME"] = tmp
+        forget()
+        try:
+            yield Path(tmp)
+        finally:
+            forget()
+            if old is None:
+                os.environ.pop("PAIID_HOME", None)
+            else:
+                os.environ["PAIID_HOME"] = old
 
 
 # ----------------------------------------------------------------------------------- server harness

@@ -9,13 +9,11 @@ predict-trade of the top template, patterns) called one after another for each s
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 
 from paiid.bench import BenchResult, best_time, case
-from paiid.engine import answers, service, training, vintages
+from paiid.bench.api import scratch_home
+from paiid.engine import answers, training
 from paiid.engine import orchestrator as orch
 from paiid.engine.scan import scan
 from paiid.errors import PaiidError
@@ -38,32 +36,19 @@ def _one_by_one(symbols: list[str]) -> None:
 
 @case("scan")
 def bench_scan() -> list[BenchResult]:
-    old = os.environ.get("PAIID_HOME")
-    with tempfile.TemporaryDirectory(prefix="paiid-bench-scan-") as tmp:
-        os.environ["PAIID_HOME"] = str(Path(tmp))
-        try:
-            service.clear_cache()
-            vintages.clear_cache()
-            training.train_all(["SPX"])
-            t0 = time.perf_counter()
-            first = scan(workers=1)
-            cold = time.perf_counter() - t0
-            symbols = [r["symbol"] for r in first["rows"]]
+    with scratch_home("paiid-bench-scan-"):
+        training.train_all(["SPX"])
+        t0 = time.perf_counter()
+        first = scan(workers=1)
+        cold = time.perf_counter() - t0
+        symbols = [r["symbol"] for r in first["rows"]]
 
-            def warm_scan() -> None:
-                orch.cache().clear()
-                scan(symbols, workers=1)
-
-            warm = best_time(warm_scan, repeat=3)
-            peer = best_time(lambda: _one_by_one(symbols), repeat=1)
-        finally:
-            service.clear_cache()
-            vintages.clear_cache()
+        def warm_scan() -> None:
             orch.cache().clear()
-            if old is None:
-                os.environ.pop("PAIID_HOME", None)
-            else:
-                os.environ["PAIID_HOME"] = old
+            scan(symbols, workers=1)
+
+        warm = best_time(warm_scan, repeat=3)
+        peer = best_time(lambda: _one_by_one(symbols), repeat=1)
     details = {"symbols": len(symbols), "answered": first["answered"], "errors": first["errors"],
                "first_scan_s": cold}
     return [

@@ -8,12 +8,10 @@ state (the vintage is read from the registry, not refitted).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 
 from paiid.bench import BenchResult, best_time, case
+from paiid.bench.api import scratch_home
 from paiid.engine import answers, service, training, vintages
 
 DATE = "2016-07-29"
@@ -21,33 +19,21 @@ DATE = "2016-07-29"
 
 @case("vintages")
 def bench_vintages() -> list[BenchResult]:
-    old = os.environ.get("PAIID_HOME")
-    with tempfile.TemporaryDirectory(prefix="paiid-bench-vintages-") as tmp:
-        os.environ["PAIID_HOME"] = str(Path(tmp))
-        try:
-            service.clear_cache()
-            vintages.clear_cache()
-            t0 = time.perf_counter()
-            training.train_all(["SPX"])
-            full_train = time.perf_counter() - t0
-            answers.recommendation("SPX")  # load the promoted models
-            t0 = time.perf_counter()
-            answers.recommendation("SPX", DATE)
-            cold = time.perf_counter() - t0
-            warm = best_time(lambda: answers.recommendation("SPX", DATE), repeat=5)
-            latest = best_time(lambda: answers.recommendation("SPX"), repeat=5)
-            service.clear_cache()
-            vintages.clear_cache()
-            t0 = time.perf_counter()
-            answers.recommendation("SPX", "2016-08-31")
-            reread = time.perf_counter() - t0
-        finally:
-            service.clear_cache()
-            vintages.clear_cache()
-            if old is None:
-                os.environ.pop("PAIID_HOME", None)
-            else:
-                os.environ["PAIID_HOME"] = old
+    with scratch_home("paiid-bench-vintages-"):
+        t0 = time.perf_counter()
+        training.train_all(["SPX"])
+        full_train = time.perf_counter() - t0
+        answers.recommendation("SPX")  # load the promoted models
+        t0 = time.perf_counter()
+        answers.recommendation("SPX", DATE)
+        cold = time.perf_counter() - t0
+        warm = best_time(lambda: answers.recommendation("SPX", DATE), repeat=5)
+        latest = best_time(lambda: answers.recommendation("SPX"), repeat=5)
+        service.clear_cache()
+        vintages.clear_cache()
+        t0 = time.perf_counter()
+        answers.recommendation("SPX", "2016-08-31")
+        reread = time.perf_counter() - t0
     return [
         BenchResult(
             name=f"recommendation as of {DATE}, first of its refit period (fits selector + regime up to "
