@@ -19,8 +19,10 @@ def serve(
     from paiid.api.app import prepare_serving
 
     prepare_serving()
+    # A worker answering a cold request (loading or fitting a point-in-time model) holds the GIL for
+    # seconds at a time; uvicorn's default 5 s health check would kill it mid-request on a busy machine.
     uvicorn.run("paiid.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning", timeout_worker_healthcheck=60)
 
 
 def register(root: typer.Typer) -> None:
