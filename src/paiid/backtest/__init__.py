@@ -4,7 +4,8 @@
     res = run_backtest(bars, "trend-following-ma-cross", {"fast": 10, "slow": 30})
     res.metrics, res.trades, res.equity, res.positions, res.returns
 
-Signals decided at bar t's close are filled at bar t+1's open; see `paiid.backtest.engine` for the rules.
+Signals decided at bar t's close are filled at bar t+1's open (the close of t+1 for a close-only series:
+its documented close-only variant); see `paiid.backtest.engine` for the rules.
 """
 
 from paiid.backtest.engine import (

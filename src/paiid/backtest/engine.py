@@ -23,6 +23,18 @@ Execution rules (the whole point of a backtest is that these are honest):
   (backtesting.py's default) and flags it `is_open`.
 * An account whose equity reaches zero stops trading (equity stays 0).
 
+**Close-only series** (open, high, low and volume NaN: index levels, fund NAVs, adjusted-close exports)
+run the documented close-only variant, an execution model of the backtest only (the stored data stay
+close-only): every template and the engine run as if each bar's open, high and low were its close and
+it had no volume data. So a signal at the close of t fills at the close of t+1; a stop or target is
+checked against closes and a close beyond a level exits at that close (the gap rule above, since the
+bar "opens" at its close); the ATR of ATR stops is TA-Lib's ATR of the flat bars (Wilder's average of
+absolute close changes), ADX likewise; breakout channels are channels of closes and the breakout's
+volume confirmation is skipped. `run_backtest` and `run_universe` detect such bars themselves
+(`paiid.backtest.strategies.is_close_only`: the `mark_columns` marks, else the values), each symbol of
+a universe with its own model, and `settings["execution"]` / `settings["execution_model"]` (and the
+universe rows' `execution_model`) say which one ran.
+
 The simulation is closed-form per trade: equity at a close inside trade k is
 `E_k - fee_in_k + side_k * units_k * (close_t - entry_k)`, and with fractional sizing
 `E_{k+1} = E_k (1 + r_k)`, so the whole path is a handful of numpy operations and one `cumprod` — no
@@ -45,7 +57,7 @@ import talib
 
 from paiid.backtest.metrics import bars_per_year as estimate_bars_per_year
 from paiid.backtest.metrics import compute_metrics
-from paiid.backtest.strategies import StrategyTemplate, bar_arrays, get_strategy
+from paiid.backtest.strategies import StrategyTemplate, execution_arrays, get_strategy
 from paiid.errors import BadInput, NotEnoughHistory
 
 Array = np.ndarray
@@ -56,6 +68,14 @@ DEFAULT_COMMISSION_BPS = 1.0
 DEFAULT_SLIPPAGE_BPS = 1.0
 #: ATR period used for ATR-based stops and targets.
 STOP_ATR_PERIOD = 14
+
+#: The two execution models (`settings["execution_model"]`) and their one-line descriptions.
+OHLCV_MODEL, CLOSE_ONLY_MODEL = "ohlcv", "close-only"
+EXECUTION = {
+    OHLCV_MODEL: "signal at close of t, filled at open of t+1; stop before target when a bar touches both",
+    CLOSE_ONLY_MODEL: "close-only series: signal at close of t, filled at close of t+1; stops, targets, "
+                      "ATR, ADX and channels on closes; no volume confirmation",
+}
 
 EXIT_SIGNAL, EXIT_STOP, EXIT_TAKE_PROFIT, EXIT_END = 0, 1, 2, 3
 EXIT_REASONS = np.array(["signal", "stop_loss", "take_profit", "end_of_data"], dtype=object)
@@ -431,6 +451,8 @@ class BacktestResult:
             "params": self.params,
             "start": self.index[0].isoformat(),
             "end": self.index[-1].isoformat(),
+            "execution_model": self.settings.get("execution_model", OHLCV_MODEL),
+            "execution": self.settings.get("execution", EXECUTION[OHLCV_MODEL]),
             "settings": self.settings,
             "metrics": self.metrics,
             "trades": rows,
@@ -491,7 +513,9 @@ def run_backtest(
     if len(bars) < need:
         span = f"from {bars.index[0].date()} to {bars.index[-1].date()}" if len(bars) else "(empty range)"
         raise NotEnoughHistory(f"backtesting {tpl.id} on bars {span}", need, len(bars))
-    arrays = bar_arrays(bars)
+    arrays, close_only = execution_arrays(bars)
+    if close_only:  # precomputed ATR/ADX columns are not those of the flat bars the variant runs on
+        features = None
     if signals is None:
         target = np.asarray(tpl.fn(features, arrays, p), dtype=np.float64)
     else:
@@ -526,8 +550,8 @@ def run_backtest(
         "stop": stop_rule.label() if stop_rule else None,
         "take_profit": tp_rule.label() if tp_rule else None,
         "whole_units": whole_units, "close_at_end": close_at_end,
-        "execution": "signal at close of t, filled at open of t+1; "
-                     "stop before target when a bar touches both",
+        "execution_model": CLOSE_ONLY_MODEL if close_only else OHLCV_MODEL,
+        "execution": EXECUTION[CLOSE_ONLY_MODEL if close_only else OHLCV_MODEL],
     }
     return BacktestResult(
         strategy_id=tpl.id,
@@ -554,8 +578,9 @@ def run_universe(
 ) -> pd.DataFrame:
     """Every template on every symbol, one vectorised simulation per template over all symbols at once.
 
-    Returns one row per (symbol, strategy_id) with the headline metrics. Symbols too short for a template
-    get NaN metrics rather than failing the whole run.
+    Returns one row per (symbol, strategy_id) with the headline metrics and the symbol's
+    `execution_model` (close-only symbols run the close-only variant, the others the OHLCV rules).
+    Symbols too short for a template get NaN metrics rather than failing the whole run.
     """
     _check_costs(commission_bps, slippage_bps, fraction)
     ids = list(strategies or [])
@@ -566,8 +591,11 @@ def run_universe(
     syms = list(bars_by_symbol)
     lengths = np.array([len(bars_by_symbol[s]) for s in syms])
     gs = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    cat = {k: np.concatenate([bars_by_symbol[s][k].to_numpy(np.float64) for s in syms])
-           for k in ("open", "high", "low", "close")}
+    runs = [execution_arrays(bars_by_symbol[s]) for s in syms]
+    model = [CLOSE_ONLY_MODEL if flat else OHLCV_MODEL for _, flat in runs]
+    feats = [None if flat else (features_by_symbol or {}).get(s)
+             for s, (_, flat) in zip(syms, runs, strict=True)]
+    cat = {k: np.concatenate([arr[k] for arr, _ in runs]) for k in ("open", "high", "low", "close")}
     bpy = [estimate_bars_per_year(bars_by_symbol[s].index) for s in syms]
     rows: list[dict[str, Any]] = []
     for sid in ids:
@@ -575,8 +603,8 @@ def run_universe(
         p = tpl.validate_params((params or {}).get(sid))
         need = tpl.lookback(p) + 30
         target = np.concatenate([
-            np.nan_to_num(np.asarray(tpl.fn((features_by_symbol or {}).get(s), bars_by_symbol[s], p), float))
-            for s in syms
+            np.nan_to_num(np.asarray(tpl.fn(f, arr, p), float))
+            for f, (arr, _) in zip(feats, runs, strict=True)
         ])
         sim = simulate(cat["open"], cat["high"], cat["low"], cat["close"], target,
                        commission=commission_bps * 1e-4, slippage=slippage_bps * 1e-4, fraction=fraction,
@@ -585,11 +613,12 @@ def run_universe(
         for g, s in enumerate(syms):
             lo_, hi_ = gs[g], gs[g] + lengths[g]
             if lengths[g] < need:
-                rows.append({"symbol": s, "strategy_id": sid, "bars": int(lengths[g])})
+                rows.append({"symbol": s, "strategy_id": sid, "bars": int(lengths[g]),
+                             "execution_model": model[g]})
                 continue
             sel = t_group == g
             m = compute_metrics(sim.returns[lo_:hi_], sim.positions[lo_:hi_], None,
                                 {"pnl": sim.pnl[sel], "return": sim.trade_return[sel]},
                                 bars_per_year_=bpy[g], close=cat["close"][lo_:hi_])
-            rows.append({"symbol": s, "strategy_id": sid, **m})
+            rows.append({"symbol": s, "strategy_id": sid, **m, "execution_model": model[g]})
     return pd.DataFrame(rows)

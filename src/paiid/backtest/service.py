@@ -29,14 +29,15 @@ def backtest_symbol(
 
     Validation happens before any data is loaded, so a bad strategy id or parameter fails fast with the
     valid choices; too short a date range says how many bars are needed and which dates the symbol has.
+    A close-only symbol runs the engine's close-only variant (fills at the next close, stops on closes;
+    see `paiid.backtest.engine`) instead of being refused; the payload's `execution_model` and
+    `execution` say which model ran.
     """
-    from paiid.data import load_bars, normalise_symbol, require_columns
+    from paiid.data import load_bars, normalise_symbol
 
     tpl = get_strategy(strategy_id)
     p = tpl.validate_params(params)
     sym = normalise_symbol(symbol)
-    needed = ("open", "high", "low", "volume") if tpl.family == "breakout" else ("open", "high", "low")
-    require_columns(sym, needed, f"backtesting {tpl.id} (fills at the next open; stops use high and low)")
     bars = load_bars(sym, start, end)
     need = tpl.lookback(p) + 30
     if len(bars) < need:

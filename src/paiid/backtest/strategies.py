@@ -8,6 +8,11 @@ Every signal function is vectorised (TA-Lib + numpy, no Python loop over bars) b
 them thousands of times. Stateful rules ("stay long until the close crosses the mid-band") are expressed
 with last-event indices (`np.maximum.accumulate`) instead of loops.
 
+Close-only series (open, high, low and volume NaN) run their documented close-only variant: every
+template sees bars whose open, high and low are the close and whose volume is 0 (`execution_arrays`), so
+ADX comes from closes, the breakout's channels are channels of closes and its volume confirmation is
+skipped, as for any symbol without volume data.
+
 Parameter ranges are what the optimizer searches and what users may pass; anything outside them is a
 `BadInput` naming the range. `allow_short` (0/1) exists on every template: 1 lets the template go short
 on its bearish signal, 0 makes it long-only (the bearish signal then means flat).
@@ -86,7 +91,8 @@ class StrategyTemplate:
     ) -> Array:
         """Desired position at the close of each bar (float array, -1/0/+1, 0 during warm-up)."""
         p = self.validate_params(params)
-        out = np.asarray(self.fn(features, bar_arrays(bars), p), dtype=np.float64)
+        arrays, close_only = execution_arrays(bars)
+        out = np.asarray(self.fn(None if close_only else features, arrays, p), dtype=np.float64)
         return np.nan_to_num(out, nan=0.0)
 
     def min_bars(self, params: Mapping[str, Any] | None = None) -> int:
@@ -112,10 +118,51 @@ Bars = pd.DataFrame | Mapping[str, Array]
 
 
 def bar_arrays(bars: Bars) -> dict[str, Array]:
-    """The OHLCV columns as contiguous float64 arrays, extracted in one go.
+    """The OHLCV columns as contiguous float64 arrays, extracted in one go; close-only bars come back as
+    their close-only execution variant (see `execution_arrays`).
 
     Pulling five columns out of a DataFrame one by one costs ~40 us in pandas 3; one `to_numpy` and a
     transpose cost ~5 us, which matters when the optimizer runs thousands of backtests."""
+    return execution_arrays(bars)[0]
+
+
+def execution_arrays(bars: Bars) -> tuple[dict[str, Array], bool]:
+    """(the arrays the templates and the engine run on, whether they are the close-only variant).
+
+    Close-only series (`paiid.data.CLOSE_ONLY`: open, high, low and volume NaN) are run as if each
+    bar's open, high and low were its close and it had no volume data (volume 0): the one execution
+    model that needs nothing the series does not have, so signals at the close of t fill at the close
+    of t+1, stops and targets are checked against closes, ATR and ADX are TA-Lib's on those flat bars
+    (Wilder's average of absolute close changes) and breakout channels are channels of closes. The
+    data themselves stay close-only: only these arrays are flat.
+    """
+    arrays = _raw_arrays(bars)
+    if not is_close_only(bars, arrays):
+        return arrays, False
+    c = arrays["close"]
+    return {"open": c, "high": c, "low": c, "close": c, "volume": np.zeros_like(c)}, True
+
+
+def is_close_only(bars: Bars, arrays: Mapping[str, Array] | None = None) -> bool:
+    """Whether `bars` is a close-only series: marked so by `paiid.data.validate.mark_columns`, or, for an
+    unmarked frame or mapping, a close with no open, high or low value at all.
+
+    O(1) for full OHLCV bars (the marks, then the first open), so the hot paths can ask on every call."""
+    recorded = bars.attrs.get("columns") if isinstance(bars, pd.DataFrame) else None
+    if recorded is not None:
+        return list(recorded) == ["close"]
+    a = arrays if arrays is not None else _raw_arrays(bars)
+    if "close" not in a:
+        return False
+    o = a.get("open")
+    if o is None:
+        return "high" not in a and "low" not in a
+    if not o.size or not np.isnan(o[0]):
+        return False
+    return all(k in a and bool(np.isnan(a[k]).all()) for k in ("open", "high", "low"))
+
+
+def _raw_arrays(bars: Bars) -> dict[str, Array]:
     if not isinstance(bars, pd.DataFrame):
         return {k: np.asarray(bars[k], dtype=np.float64) for k in OHLCV if k in bars}
     pos = _column_positions(bars.columns)

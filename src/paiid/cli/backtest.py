@@ -12,6 +12,9 @@ from paiid.cli.common import JsonOpt, command, console, emit, err_console, parse
 
 def _render(p: dict[str, Any]) -> None:
     m = p["metrics"]
+    if p.get("execution_model") == "close-only":
+        console.print(f"note: {p['symbol']} is a close-only series, so the close-only variant ran: "
+                      "filled at the next close, stops and channels on closes", soft_wrap=True)
     keys = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor",
             "trades", "exposure", "avg_trade", "buy_and_hold_return", "final_equity"]
     table(f"{p['symbol']} {p['strategy_id']} {p['start'][:10]}..{p['end'][:10]}",
@@ -39,7 +42,10 @@ def backtest(
     plot: Path | None = typer.Option(None, "--plot", help="Write an interactive HTML chart to this file."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Backtest a strategy template (signals at the close, fills at the next open, costs included)."""
+    """Backtest a strategy template (signals at the close, fills at the next open, costs included).
+
+    A close-only series (e.g. AAPL, SP500) runs the close-only variant: fills at the next close, stops,
+    ATR, ADX and channels on closes, no volume confirmation; a note says so."""
     from paiid.backtest.service import backtest_symbol
 
     payload, result, bars = backtest_symbol(

@@ -33,6 +33,16 @@ def _parse_ranges(pairs: list[str] | None) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _execution(bars: Any) -> tuple[str, str]:
+    """(execution model, its description) the optimiser's backtests ran: close-only series run the
+    backtests' close-only variant, so the report says so beside the numbers it explains."""
+    from paiid.backtest.engine import CLOSE_ONLY_MODEL, EXECUTION, OHLCV_MODEL
+    from paiid.backtest.strategies import is_close_only
+
+    model = CLOSE_ONLY_MODEL if is_close_only(bars) else OHLCV_MODEL
+    return model, EXECUTION[model]
+
+
 def _short(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
@@ -80,6 +90,9 @@ def _render(r: dict[str, Any]) -> None:
          "value": r["in_sample"]["distinct_configs"]},
     ])
     console.print("best parameters: " + ", ".join(f"{k}={v}" for k, v in r["best_params"].items()))
+    if r.get("execution_model") == "close-only":
+        console.print(f"note: {r['symbol']} is a close-only series: every backtest ran the close-only "
+                      "variant (filled at the next close, stops and channels on closes)", soft_wrap=True)
     console.print(f"verdict: {r['verdict']}")
     for line in r.get("summary") or []:
         console.print(f"- {line}")
@@ -123,12 +136,11 @@ def optimize(
         return
     if not symbol or not strategy:
         raise BadInput("give a symbol and --strategy ID (or --list)")
-    from paiid.backtest import get_strategy
-    from paiid.data import load_bars, normalise_symbol, require_columns
+    from paiid.data import load_bars
     from paiid.engine import executor
 
-    require_columns(normalise_symbol(symbol), ("open", "high", "low", "volume"),
-                    f"optimising {get_strategy(strategy).id} (backtests fill at the next open)")
+    # A close-only series is optimised on the backtests' close-only variant (`paiid.backtest.engine`):
+    # every trial goes through `run_backtest`, which detects the series itself.
     bars = load_bars(symbol, start, end)
     mapper = functools.partial(executor.map, scheduler=scheduler, workers=workers)
     report = opt.optimize(
@@ -137,6 +149,7 @@ def optimize(
         workers_per_study=workers_per_study, group=group,
     )
     report["executor"] = executor.describe(scheduler, workers)
+    report["execution_model"], report["execution"] = _execution(bars)
     emit(report, as_json, _render)
 
 

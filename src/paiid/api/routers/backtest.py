@@ -82,6 +82,12 @@ class BacktestAnswer(BaseModel):
     model_config = ConfigDict(extra="allow")
     symbol: str
     strategy_id: str
+    execution_model: str = Field(
+        ..., description="'ohlcv' (filled at the next open, stops on high/low) or 'close-only' (a close-only "
+        "series: filled at the next close, stops, ATR, ADX and channels on closes, no volume confirmation).",
+        examples=["ohlcv"],
+    )
+    execution: str = Field(..., description="The execution rules that ran, in one sentence.")
     metrics: Metrics
     trades: list[Trade]
 
@@ -94,7 +100,9 @@ def strategies() -> dict[str, Any]:
 
 @router.post("/api/backtest", response_model=BacktestAnswer)
 def backtest(req: BacktestRequest) -> dict[str, Any]:
-    """Backtest one template on one stored symbol (same JSON as `paiid backtest --json`)."""
+    """Backtest one template on one stored symbol (same JSON as `paiid backtest --json`).
+
+    A close-only symbol runs the close-only variant (see `execution_model`) instead of a 422."""
     payload, _, _ = backtest_symbol(
         req.symbol, req.strategy_id, start=req.start, end=req.end, params=req.params,
         commission_bps=req.commission_bps, slippage_bps=req.slippage_bps, stop=req.stop,
