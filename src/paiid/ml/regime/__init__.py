@@ -9,6 +9,7 @@
 - `answer`: the market-regime JSON; `naive`: the baseline rule.
 - `train`: the trainer; `holdout`: `paiid retrain`'s test.
 - `synthetic` / `evaluate`: generated series with known regimes and the honest report.
+- `realdata` / `episodes`: point-in-time checks on real prices; the S&P 500 index per-episode table.
 """
 
 from paiid.ml.regime.answer import regime_answer

@@ -13,6 +13,14 @@ All come from `paiid.features.build_features`, so bar t uses bars 0..t only:
   market every return is large, and the clusters would split volatility into "volatile up" and
   "volatile down" instead of separating volatility from direction.
 
+**Close-only series** (index levels, adjusted closes: no high or low) use ``volatility="close"``
+(`RegimeDetector(volatility=...)`): the volatility input is then the 20-bar close-to-close realised
+volatility (`rvol_20`, the documented stand-in `paiid.features.CLOSE_ONLY_SUBSTITUTES`) as the same log
+ratio to its own running level. Not the same numbers as the range (range_10 / rvol_20 is about 1.35 on
+SPX and GOOG), which is why it is a model of its own, fitted on the stand-in, never fed it in place;
+the direction inputs are close-only already. Its cost where both can be computed (the synthetic
+benchmark, SPX's criteria) is the ``close_only_variant`` part of the regime report (`evaluate`).
+
 Three inputs, not every indicator: an earlier version that also fed ADX, the 50-bar MA slope and
 distance and the volume trend (with diagonal Gaussians) scored 0.82 on the synthetic benchmark against
 about 0.92 for this one, and an efficiency-ratio input cost accuracy in experiments (bounded inputs fit
@@ -35,6 +43,10 @@ MIN_BARS = WARMUP + 1
 INPUT_NAMES: list[str] = ["range_vol_rel", "ret_20_snr", "ret_60_snr"]
 #: Columns of the feature frame the inputs are made from.
 RAW_FEATURES: list[str] = ["range_10", "rvol_20", "rvol_60", "ret_20", "ret_60"]
+#: `RegimeDetector(volatility=...)` -> the feature column of its volatility input.
+VOLATILITY_FEATURES: dict[str, str] = {"range": "range_10", "close": "rvol_20"}
+#: The bar columns each volatility measure needs.
+VOLATILITY_COLUMNS: dict[str, tuple[str, ...]] = {"range": ("high", "low"), "close": ("close",)}
 #: Positions of the volatility and the direction inputs in `INPUT_NAMES`.
 VOL_IDX = (0,)
 DIR_IDX = (1, 2)
@@ -54,10 +66,22 @@ def log_positive(x: np.ndarray) -> np.ndarray:
         return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
 
 
-def raw_features(bars: pd.DataFrame, features: pd.DataFrame | None = None) -> np.ndarray:
-    """`RAW_FEATURES` per bar (the range annualised), from `features` or computed from `bars`."""
+def input_names(volatility: str = "range") -> list[str]:
+    """`INPUT_NAMES` of a detector with this `volatility` (the first one names the measure)."""
+    return list(INPUT_NAMES) if volatility == "range" else ["close_vol_rel", *INPUT_NAMES[1:]]
+
+
+def raw_feature_names(volatility: str = "range") -> list[str]:
+    """`RAW_FEATURES` of a detector with this `volatility`: its volatility column first."""
+    return [VOLATILITY_FEATURES[volatility], *RAW_FEATURES[1:]]
+
+
+def raw_features(bars: pd.DataFrame, features: pd.DataFrame | None = None,
+                 volatility: str = "range") -> np.ndarray:
+    """`raw_feature_names(volatility)` per bar (the volatility annualised), from `features` or computed
+    from `bars`."""
     feats = build_features(bars) if features is None else features
-    raw = np.column_stack([feats[c].to_numpy(np.float64) for c in RAW_FEATURES])
+    raw = np.column_stack([feats[c].to_numpy(np.float64) for c in raw_feature_names(volatility)])
     # annualised by the spacing of the first bars, so that a later bar never changes an earlier input
     # (for a stock's 6.5-hour session this overstates the level, which only shifts the running prior)
     raw[:, 0] = raw[:, 0] * math.sqrt(bars_per_year_from_spacing(bars.index))

@@ -96,23 +96,32 @@ def regime_map(ctx: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def details(regime: np.ndarray, state_proba: np.ndarray, ctx: dict[str, np.ndarray]) -> np.ndarray:
-    """The `detail` of each bar's reported regime: which state it comes from and in what context."""
+    """The `detail` of each bar's reported regime: which state it comes from and in what context.
+
+    Vectorised over bars (a per-bar loop cost about 20 ms of a 35 ms regime answer on SPX)."""
     f = _flags(ctx)
     mp = regime_map(ctx)
-    out = np.full(len(regime), None, dtype=object)
-    for t, r in enumerate(regime):
-        if r is None or not np.isfinite(state_proba[t]).all():
-            continue
-        j = _IDX[r]
-        # the most probable state among those that the map sends to the reported regime
-        src = int(np.argmax(np.where(mp[t][:, j] > 0, state_proba[t], -1.0)))
-        if r == "trending_bearish":
-            out[t] = {"high_volatility": "volatile_bear", "ranging": "bear_market_range"}.get(
-                REGIMES[src], "bear_trend")
-        elif r == "high_volatility":
-            out[t] = "volatile_bull" if f["vol_bull"][t] else "volatile_whipsaw"
-        elif r == "ranging":
-            out[t] = "bull_pullback" if REGIMES[src] == "trending_bearish" else "range"
-        else:
-            out[t] = "bear_market_rally" if f["rally"][t] else "bull_trend"
+    reg = np.asarray(regime, dtype=object)
+    out = np.full(len(reg), None, dtype=object)
+    known = np.fromiter((r is not None for r in reg), dtype=bool, count=len(reg))
+    rows = np.flatnonzero(known & np.isfinite(state_proba).all(axis=1))
+    if not rows.size:
+        return out
+    name = reg[rows]
+    j = np.fromiter((_IDX[r] for r in name), dtype=np.intp, count=rows.size)
+    # the most probable state among those that the map sends to the reported regime
+    src = np.asarray(REGIMES, dtype=object)[
+        np.argmax(np.where(mp[rows, :, j] > 0, state_proba[rows], -1.0), axis=1)]
+    detail = np.where(
+        name == "trending_bearish",
+        np.where(src == "high_volatility", "volatile_bear",
+                 np.where(src == "ranging", "bear_market_range", "bear_trend")),
+        np.where(
+            name == "high_volatility",
+            np.where(f["vol_bull"][rows], "volatile_bull", "volatile_whipsaw"),
+            np.where(
+                name == "ranging",
+                np.where(src == "trending_bearish", "bull_pullback", "range"),
+                np.where(f["rally"][rows], "bear_market_rally", "bull_trend"))))
+    out[rows] = detail.astype(object)
     return out

@@ -15,9 +15,16 @@ states to regimes per bar from the price's drawdown and longer returns (a crash 
 ``trending_bearish`` / ``volatile_bear``, not just turbulence). The reported regime then follows the
 minimum-duration rule (`smoothing`).
 
+**Close-only series** (no high/low: index levels, adjusted closes): ``volatility="close"`` takes the
+volatility input from the 20-bar close-to-close volatility relative to its own usual level instead of
+the high-low range (`inputs`); everything else is the same. The default, ``"range"``, refuses a series
+without high and low (`BadInput` naming the missing columns and the fix) rather than silently fitting
+without it.
+
 Every fitted piece comes from the bars given to `fit` only: the volatility prior's level (the mean log
-range of those bars), the standardisation, the clusters, the family ranking (walk-forward inside them)
-and `typicality_` (the out-of-distribution check of an answer's inputs against the training inputs).
+volatility of those bars, `prior_log_range_` whatever the measure), the standardisation, the clusters,
+the family ranking (walk-forward inside them) and `typicality_` (the out-of-distribution check of an
+answer's inputs against the training inputs).
 
 **Recommended strategy families** are learned in `fit` when it is given the templates' per-bar
 returns (`strategy_returns`, as the trainer does): `ranking_splits` walk-forward folds
@@ -36,10 +43,19 @@ from hmmlearn import _hmmc
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from paiid.data import missing_columns
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.features import WARMUP, build_features
 from paiid.ml.regime.clusters import fit_hmm, fit_kmeans
-from paiid.ml.regime.inputs import INPUT_NAMES, MIN_BARS, inputs_from_raw, log_positive, raw_features
+from paiid.ml.regime.inputs import (
+    MIN_BARS,
+    VOLATILITY_COLUMNS,
+    VOLATILITY_FEATURES,
+    input_names,
+    inputs_from_raw,
+    log_positive,
+    raw_features,
+)
 from paiid.ml.regime.market import details, drift_context, regime_map
 from paiid.ml.regime.naming import REGIMES, map_clusters, regime_matrix
 from paiid.ml.regime.ranking import family_sharpe, rank_families
@@ -60,7 +76,12 @@ class RegimeDetector(BaseEstimator):
     """
 
     #: Bump whenever the learned state changes shape: the registry refuses files saved with another.
+    #: Not bumped for `volatility`: it is a parameter, not learned state, and the learned arrays keep
+    #: their shapes; files saved before it existed have no such attribute and read the class default.
     STATE_VERSION: ClassVar[int] = 2
+    #: Class-level default of the `volatility` parameter, so a model file saved before the parameter
+    #: existed (skops restores the instance dict, which lacks it) loads and behaves as it always did.
+    volatility: str = "range"
 
     def __init__(
         self,
@@ -73,6 +94,7 @@ class RegimeDetector(BaseEstimator):
         n_iter: int = 100,
         ranking_splits: int = 4,
         random_state: int | None = 0,
+        volatility: str = "range",
     ) -> None:
         self.method = method
         self.n_clusters = n_clusters
@@ -83,13 +105,15 @@ class RegimeDetector(BaseEstimator):
         self.n_iter = n_iter
         self.ranking_splits = ranking_splits
         self.random_state = random_state
+        self.volatility = volatility
 
     # ------------------------------------------------------------------------------------ inputs
 
     def inputs(self, bars: pd.DataFrame, features: pd.DataFrame | None = None) -> np.ndarray:
         """Model inputs per bar, before standardisation (NaN during warm-up)."""
         check_is_fitted(self, "mean_")
-        return inputs_from_raw(raw_features(bars, features), self.prior_log_range_, self.prior_bars)
+        return inputs_from_raw(raw_features(bars, features, self.volatility), self.prior_log_range_,
+                               self.prior_bars)
 
     def standardise(self, x: np.ndarray) -> np.ndarray:
         """Inputs in training standard deviations, clipped to +-`CLIP`."""
@@ -108,7 +132,7 @@ class RegimeDetector(BaseEstimator):
         series = [X] if isinstance(X, pd.DataFrame) else list(X)
         self._check_params(series, strategy_returns)
         feats = list(features) if features is not None else [None] * len(series)
-        raws = [raw_features(b, f) for b, f in zip(series, feats, strict=True)]
+        raws = [raw_features(b, f, self.volatility) for b, f in zip(series, feats, strict=True)]
         lr = np.concatenate([log_positive(r[WARMUP:, 0]) for r in raws])
         if not np.isfinite(lr).any():
             n = max(len(b) for b in series)
@@ -133,7 +157,7 @@ class RegimeDetector(BaseEstimator):
         self.startprob_, self.transmat_ = cl.startprob, cl.transmat
         self.inertia_ = cl.inertia
         self.cluster_regime_ = map_clusters(self.means_ * self.scale_ + self.mean_)
-        self.n_features_in_ = len(INPUT_NAMES)
+        self.n_features_in_ = len(input_names(self.volatility))
         self.n_train_rows_ = int(len(z))
         # inputs of an answer far from every training row (a crash deeper than any seen) are flagged
         seed = 0 if self.random_state is None else int(self.random_state)
@@ -158,6 +182,15 @@ class RegimeDetector(BaseEstimator):
             raise BadInput(f"unknown regime method {self.method!r}: use 'kmeans' or 'hmm'")
         if int(self.n_clusters) < len(REGIMES):
             raise BadInput(f"n_clusters must be >= {len(REGIMES)} (one per named regime)")
+        if self.volatility not in VOLATILITY_FEATURES:
+            raise BadInput(f"unknown regime volatility {self.volatility!r}: use 'range' (high-low range) "
+                           "or 'close' (close-to-close, for close-only series)")
+        needed = VOLATILITY_COLUMNS[self.volatility]
+        for bars in series:
+            missing_cols = missing_columns(bars, needed, "the regime detector's high-low range volatility")
+            if missing_cols is not None:
+                raise BadInput(f"{missing_cols.message}; fit RegimeDetector(volatility='close') on "
+                               "close-only series")
         if int(self.min_duration) < 1:
             raise BadInput("min_duration must be >= 1")
         if not float(self.temperature) > 0:

@@ -61,10 +61,11 @@ Labeller = Callable[[list[pd.DataFrame], dict[str, pd.DataFrame]], dict[str, pd.
 
 
 def yearly_refit_labels(symbols: Sequence[str], *, seed: int = 0, method: str = "kmeans",
-                        labeller: Labeller | None = None) -> dict[str, pd.Series]:
+                        labeller: Labeller | None = None, volatility: str = "range") -> dict[str, pd.Series]:
     """Per symbol, a bearish flag per day (NaN where not labelled): year Y labelled by a model fitted
     on every symbol's bars up to the end of Y-1. `labeller(train_series, full_bars)` replaces our
-    detector (the bench passes a peer); it returns per symbol a 0/1 bearish Series for every day."""
+    detector (the bench passes a peer); it returns per symbol a 0/1 bearish Series for every day.
+    `volatility`: our detector's volatility input (``"close"`` for the close-only variant)."""
     full = {s: load_bars(s) for s in symbols}
     years = sorted({int(y) for b in full.values() for y in b.index.year})
     out = {s: pd.Series(np.nan, index=b.index) for s, b in full.items()}
@@ -75,7 +76,8 @@ def yearly_refit_labels(symbols: Sequence[str], *, seed: int = 0, method: str = 
         if not train:
             continue
         try:
-            flags = labeller(train, full) if labeller is not None else _ours(train, full, seed, method)
+            flags = (labeller(train, full) if labeller is not None
+                     else _ours(train, full, seed, method, volatility))
         except NotEnoughHistory:
             continue
         for s, flag in flags.items():
@@ -85,8 +87,8 @@ def yearly_refit_labels(symbols: Sequence[str], *, seed: int = 0, method: str = 
 
 
 def _ours(train: list[pd.DataFrame], full: dict[str, pd.DataFrame], seed: int,
-          method: str) -> dict[str, pd.Series]:
-    det = RegimeDetector(method=method, random_state=seed).fit(train)
+          method: str, volatility: str = "range") -> dict[str, pd.Series]:
+    det = RegimeDetector(method=method, random_state=seed, volatility=volatility).fit(train)
     out = {}
     for s, b in full.items():
         reg = det.history(b)["regime"]
@@ -121,9 +123,9 @@ def agreement(bars: pd.DataFrame, bearish: pd.Series) -> dict[str, Any]:
 
 
 def real_data_report(symbols: Sequence[str] = ("SPX", "GOOG"), *, seed: int = 0,
-                     method: str = "kmeans") -> dict[str, Any]:
+                     method: str = "kmeans", volatility: str = "range") -> dict[str, Any]:
     """`agreement` per symbol under yearly point-in-time refits, with the criteria spelled out."""
-    flags = yearly_refit_labels(symbols, seed=seed, method=method)
+    flags = yearly_refit_labels(symbols, seed=seed, method=method, volatility=volatility)
     return {
         "criteria": {
             "bear_day": f"close more than {BEAR_DRAWDOWN:.0%} below the running peak and "
