@@ -153,7 +153,7 @@ def test_failed_job_promotes_none_of_its_models(client, monkeypatch):
     assert listing == {"regime": 1, "pattern_scorer": 1, "selector": 1, "tradeprob": 1}
 
 
-def test_openapi_declares_the_api_key_on_the_training_endpoint_only(client):
+def test_openapi_declares_the_api_key_on_the_writing_endpoints_only(client):
     """Clients and the interactive docs learn from /openapi.json which header to send, and where."""
     spec = client.get("/openapi.json").json()
     ((scheme, declared),) = spec["components"]["securitySchemes"].items()
@@ -161,7 +161,7 @@ def test_openapi_declares_the_api_key_on_the_training_endpoint_only(client):
                                                                 "name": "X-API-Key"}
     guarded = {(path, method) for path, ops in spec["paths"].items() for method, op in ops.items()
                if op.get("security")}
-    assert guarded == {("/api/ml/train", "post")}
+    assert guarded == {("/api/ml/train", "post"), ("/api/journal", "post")}
     assert spec["paths"]["/api/ml/train"]["post"]["security"] == [{scheme: []}]
 
 

@@ -26,13 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paiid import __version__, config
 from paiid.api.routers import ai, backtest, models, patterns, regime, scan, selector, system
+from paiid.api.routers import journal as journal_routes
 from paiid.engine.training import ensure_models
 from paiid.errors import PaiidError
 
 log = logging.getLogger("paiid.api")
 
 ROUTERS = (system.router, backtest.router, regime.router, selector.router, patterns.router, models.router,
-           ai.router, scan.router)
+           ai.router, scan.router, journal_routes.router)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 

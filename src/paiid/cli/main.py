@@ -16,6 +16,7 @@ from paiid.cli import (
     data,
     evaluate,
     features,
+    journal,
     models,
     optimize,
     patterns,
@@ -36,7 +37,7 @@ app = typer.Typer(
 
 #: In the order `paiid --help` lists them.
 COMMAND_MODULES = (data, features, backtest, regime, recommend, patterns, scan, models, evaluate, optimize,
-                   retrain, bench, serve)
+                   retrain, bench, serve, journal)
 
 for _module in COMMAND_MODULES:
     _module.register(app)

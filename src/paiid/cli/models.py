@@ -134,7 +134,9 @@ def rollback(name: str = typer.Argument(..., help="Model name."), as_json: bool 
 
 @command
 def track(as_json: bool = JsonOpt) -> None:
-    """Resolve logged predictions whose horizon has passed and print live performance."""
+    """Resolve logged predictions whose horizon has passed and print live performance, with the decision
+    journal (adoption and outcomes of what users did with the answers)."""
+    from paiid.cli.journal import render_journal
     from paiid.engine import tracking
 
     resolution = tracking.resolve()
@@ -156,6 +158,7 @@ def track(as_json: bool = JsonOpt) -> None:
             t = ab[key]
             console.print(f"{t['test']}: p={t['p_value']}" if t["p_value"] is not None
                           else f"{t['test']}: {t.get('note')}")
+        render_journal(p["journal"])
 
     emit(report, as_json, render)
 

@@ -34,7 +34,8 @@ def regime(symbol: str, date: str | None = None, *, user_id: str | None = None) 
     model, info = serving("regime", bars)
     answer = ml_regime.regime_answer(model, bars, sym)
     answer["model"] = describe(info)
-    log_served("regime", sym, answer, model_name="regime", model_version=info.version, user_id=user_id)
+    answer["prediction_id"] = log_served("regime", sym, answer, model_name="regime",
+                                         model_version=info.version, user_id=user_id)
     return answer
 
 
@@ -53,8 +54,8 @@ def recommendation(symbol: str, date: str | None = None, *, user_id: str | None 
         regime_model = None
     answer = ml_selector.recommend_answer(model, regime_model, bars, sym)
     answer["model"], answer["models"] = models["selector"], models
-    log_served("recommendation", sym, answer, model_name="selector", model_version=info.version,
-               user_id=user_id)
+    answer["prediction_id"] = log_served("recommendation", sym, answer, model_name="selector",
+                                         model_version=info.version, user_id=user_id)
     return answer
 
 
@@ -70,7 +71,8 @@ def trade(symbol: str, strategy: str, side: str | None = None, date: str | None 
     model, info = serving("tradeprob", bars)
     answer = trade_answer(model, bars, sym, tid, side)
     answer["model"] = describe(info)
-    log_served("trade", sym, answer, model_name="tradeprob", model_version=info.version, user_id=user_id)
+    answer["prediction_id"] = log_served("trade", sym, answer, model_name="tradeprob",
+                                         model_version=info.version, user_id=user_id)
     return answer
 
 
@@ -87,6 +89,6 @@ def patterns(symbol: str, date: str | None = None, timeframe: str = "daily", *,
     model, info = serving("pattern_scorer", bars)
     answer = ml_patterns.patterns_answer(model, bars, sym, timeframe)
     answer["model"] = describe(info)
-    log_served("pattern", sym, answer, model_name="pattern_scorer", model_version=info.version,
-               user_id=user_id)
+    answer["prediction_id"] = log_served("pattern", sym, answer, model_name="pattern_scorer",
+                                         model_version=info.version, user_id=user_id)
     return answer

@@ -34,6 +34,10 @@ from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, func, se
 from sqlalchemy.orm import Mapped, mapped_column
 
 from paiid.data.db import Base, ensure_tables, get_engine
+from paiid.engine.journal import entries as journal_entries
+from paiid.engine.journal.facts import Prediction
+from paiid.engine.journal.ledger import resolve_entries
+from paiid.engine.journal.report import journal_section
 from paiid.errors import BadInput, PaiidError
 from paiid.jsonutil import to_jsonable
 from paiid.metrics import brier, calibration_bins, expected_calibration_error
@@ -225,6 +229,38 @@ def log_served(
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.warning("could not log %s prediction for %s: %s", kind, symbol, exc)
         return None
+
+
+def predictions_by_id(ids: list[int]) -> dict[int, Prediction]:
+    """The logged answers with these ids (missing ids are simply absent), for the decision journal."""
+    t = PredictionRow.__table__
+    out: dict[int, Prediction] = {}
+    wanted = sorted({int(i) for i in ids})
+    with _engine().connect() as conn:
+        for start in range(0, len(wanted), 500):  # stay below SQLite's bound-parameter limit
+            rows = conn.execute(
+                select(t.c.id, t.c.kind, t.c.symbol, t.c.as_of, t.c.user_id, t.c.ab_group, t.c.output)
+                .where(t.c.id.in_(wanted[start:start + 500]))
+            ).all()
+            for r in rows:
+                try:
+                    output = json.loads(r.output)
+                except (TypeError, ValueError):
+                    output = {}
+                out[int(r.id)] = Prediction(int(r.id), r.kind, r.symbol, pd.Timestamp(r.as_of), r.user_id,
+                                            r.ab_group, output if isinstance(output, dict) else {})
+    return out
+
+
+def journal_report(source: str | None = None, user: str | None = None) -> dict[str, Any]:
+    """The `journal` block of `performance_report`; `source="simulated"` / `user`: only those entries.
+
+    Outcomes come from the bars loaded now (see `paiid.engine.journal.ledger`), so a replay under
+    `paiid.data.as_of` reports the journal as it stood then.
+    """
+    rows = journal_entries.read(source=source, user=user)
+    preds = predictions_by_id([int(r["prediction_id"]) for r in rows])
+    return to_jsonable(journal_section(resolve_entries(rows, preds, journal_entries.superseded_ids())))
 
 
 # --------------------------------------------------------------------------------------- resolution
@@ -428,7 +464,8 @@ def _feature_importance(top: int = 15) -> dict[str, Any]:
 
 
 def performance_report() -> dict[str, Any]:
-    """Live accuracy, calibration, realised return per model version, A/B comparison, importances."""
+    """Live accuracy, calibration, realised return per model version, A/B comparison, importances, and
+    the decision journal (adoption, outcomes of adopted vs manual trades vs passed advice, calibration)."""
     df = _frame()
     resolved = df[df["resolved_at"].notna()]
     by_kind = {}
@@ -443,5 +480,6 @@ def performance_report() -> dict[str, Any]:
         "by_model": _by_model(df),
         "ab_test": _ab(df),
         "feature_importance": _feature_importance(),
+        "journal": journal_report(),
     }
     return to_jsonable(report)

@@ -75,7 +75,8 @@ class AIRecommendations(BaseModel):
     ab_group: str | None = Field(None, description="manual or ml (null without a user id)")
     ranking: str = Field(..., description="ml or manual: how `strategies` is ordered")
     cached: bool
-    prediction_id: Any | None = None
+    prediction_id: int | None = Field(
+        None, description="This answer's id in the prediction log (what POST /api/journal links to).")
 
 
 class Bars(BaseModel):

@@ -35,6 +35,9 @@ class PatternsAnswer(BaseModel):
     patterns: list[Pattern]
     model: ServedModel | None = None
     typicality: Typicality | None = None
+    prediction_id: int | None = Field(
+        None, description="This answer's id in the prediction log (what POST /api/journal links to); null "
+        "if it could not be logged.")
 
 
 @router.get("/api/ml/detect-patterns", response_model=PatternsAnswer)

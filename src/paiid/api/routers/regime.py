@@ -34,6 +34,9 @@ class RegimeAnswer(BaseModel):
         ..., description="Strategy families with a positive out-of-sample Sharpe in this regime, best first.")
     model: ServedModel | None = None
     typicality: Typicality | None = None
+    prediction_id: int | None = Field(
+        None, description="This answer's id in the prediction log (what POST /api/journal links to); null "
+        "if it could not be logged.")
 
 
 @router.get("/api/ml/market-regime", response_model=RegimeAnswer)

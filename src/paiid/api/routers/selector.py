@@ -62,6 +62,9 @@ class StrategyRecommendation(BaseModel):
     model: ServedModel | None = None
     models: dict[str, ServedModel] | None = Field(None, description="Every model the answer read.")
     typicality: Typicality | None = None
+    prediction_id: int | None = Field(
+        None, description="This answer's id in the prediction log (what POST /api/journal links to); null "
+        "if it could not be logged.")
 
 
 class TradeOdds(BaseModel):
@@ -79,6 +82,9 @@ class TradeOdds(BaseModel):
     note: str | None = None
     model: ServedModel | None = None
     typicality: Typicality | None = None
+    prediction_id: int | None = Field(
+        None, description="This answer's id in the prediction log (what POST /api/journal links to); null "
+        "if it could not be logged.")
 
 
 @router.get("/api/ml/recommend-strategy", response_model=StrategyRecommendation)
