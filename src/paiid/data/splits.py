@@ -189,3 +189,77 @@ def chronological_split(n: int, test_size: float = 0.2, purge: int = 0) -> Split
     if start - purge < 1:
         raise NotEnoughHistory("a chronological split", n_test + purge + 1, n)
     return Split(np.arange(0, start - purge), np.arange(start, n))
+
+
+class PurgedGroupWalkForward(PurgedWalkForward):
+    """Walk-forward in time *and* whole groups (symbols) held out: the split for a pooled panel.
+
+    A pooled model validated by `PurgedWalkForward` alone still sees, in training, the held-out
+    window's symbol before the window; it cannot say whether the model works on a symbol it has never
+    seen. Holding out symbols alone (group k-fold) would leak across the cross-section instead: the
+    same dates in other symbols share the market's moves, so a model trained on 2008 in MSFT and
+    tested on 2008 in AAPL is told the answer. Here both hold at once: for each time window of
+    `PurgedWalkForward` (rows pooled over groups and sorted by decision time, as the datasets are)
+    and each of `n_group_folds` group folds, the test rows are the window's rows whose group is in
+    the fold and the training rows are the window's purged, before-the-window training rows whose
+    group is not. So other symbols enter training only before the window (purged by `label_end`,
+    which callers pooling several symbols per date need: a row position alone does not separate two
+    symbols decided on the same date), and the held-out symbols never.
+
+    Groups are the sorted unique values of `groups`, dealt out round-robin to the folds, or after a
+    permutation by `seed` when it is given (so the same symbols are not always held out together).
+    Folds are yielded window by window, group fold by group fold; a fold with no test or no training
+    rows (a group fold absent from a window), or too few classes, is skipped.
+    """
+
+    def __init__(self, n_splits: int = 5, *, n_group_folds: int = 3, seed: int | None = None,
+                 min_train: float | None = None, test_size: int | None = None, purge: int = 0,
+                 embargo: int = 0, label_end: np.ndarray | None = None, min_classes: int = 1,
+                 min_test_classes: int = 1) -> None:
+        super().__init__(n_splits, min_train=min_train, test_size=test_size, purge=purge, embargo=embargo,
+                         label_end=label_end, min_classes=min_classes, min_test_classes=min_test_classes)
+        self.n_group_folds = n_group_folds
+        self.seed = seed
+
+    def group_folds(self, groups: Any) -> np.ndarray:
+        """The group fold (0 .. n_group_folds - 1) of every row: how `split` deals the groups out."""
+        groups = np.asarray(groups)
+        unique, inverse = np.unique(groups, return_inverse=True)
+        order = np.arange(len(unique))
+        if self.seed is not None:
+            order = np.random.default_rng(self.seed).permutation(len(unique))
+        fold_of_group = np.empty(len(unique), dtype=int)
+        fold_of_group[order] = np.arange(len(unique)) % self.n_group_folds
+        return fold_of_group[inverse.ravel()]
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(train, test) row positions per (time window, group fold); `groups` is required."""
+        if groups is None:  # a caller's bug: without groups this is plain walk-forward
+            raise ValueError("PurgedGroupWalkForward.split needs groups (one group label per row)")
+        if self.n_group_folds < 2:
+            raise ValueError("PurgedGroupWalkForward needs n_group_folds >= 2")
+        n = len(X)
+        groups = np.asarray(groups)
+        if groups.shape[:1] != (n,):
+            raise ValueError(f"groups has shape {groups.shape}, expected ({n},)")
+        label_end = None if self.label_end is None else np.asarray(self.label_end)
+        if label_end is not None and label_end.shape != (n,):
+            raise ValueError(f"label_end has shape {label_end.shape}, expected ({n},)")
+        y = None if y is None else np.asarray(y)
+        fold = self.group_folds(groups)
+        for train, test in self._folds(n, label_end):
+            for g in range(self.n_group_folds):
+                test_g = test[fold[test] == g]
+                train_g = train[fold[train] != g]
+                if not len(train_g) or not len(test_g):
+                    continue
+                if y is not None and (len(np.unique(y[train_g])) < self.min_classes
+                                      or len(np.unique(y[test_g])) < self.min_test_classes):
+                    continue
+                yield train_g, test_g
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """The folds `split` yields for this data; without X, the n_splits * n_group_folds asked for."""
+        if X is None:
+            return self.n_splits * self.n_group_folds
+        return sum(1 for _ in self.split(X, y, groups))

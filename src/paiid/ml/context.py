@@ -62,9 +62,13 @@ def template_feature_names(templates: Sequence[str] = TEMPLATES) -> list[str]:
     return names
 
 
-def feature_names(templates: Sequence[str] = TEMPLATES) -> list[str]:
-    """Every input column of the selector, in order."""
-    return list(SCALE_FREE) + REGIME_FEATURES + template_feature_names(templates)
+def feature_names(templates: Sequence[str] = TEMPLATES, *, features: Sequence[str] | None = None,
+                  regime: bool = True) -> list[str]:
+    """Every input column of the selector, in order: `features` (default `SCALE_FREE`), the regime
+    columns unless `regime=False`, then the template state. The panel selector passes the features
+    closes define and no regime (`paiid.ml.panel`: the regime rules need high and low)."""
+    base = list(SCALE_FREE if features is None else features)
+    return base + (REGIME_FEATURES if regime else []) + template_feature_names(templates)
 
 
 def load_symbols(symbols: Sequence[str]) -> dict[str, pd.DataFrame]:
@@ -282,10 +286,13 @@ ExtraFeatures = Mapping[str, Callable[[SymbolContext], np.ndarray]]
 
 
 def feature_matrix(
-    ctx: SymbolContext, templates: Sequence[str] = TEMPLATES, extra: ExtraFeatures | None = None
+    ctx: SymbolContext, templates: Sequence[str] = TEMPLATES, extra: ExtraFeatures | None = None, *,
+    features: Sequence[str] | None = None, regime: bool = True,
 ) -> np.ndarray:
-    """The selector's inputs at every bar (rows during warm-up contain NaN)."""
-    base = ctx.features[list(SCALE_FREE)].to_numpy(np.float64)
-    cols = [base, regime_matrix(ctx.regime, ctx.regime_conf), template_state(ctx, templates)]
+    """The selector's inputs at every bar (rows during warm-up contain NaN), in `feature_names` order
+    for the same `features` and `regime`."""
+    base = ctx.features[list(SCALE_FREE if features is None else features)].to_numpy(np.float64)
+    cols = [base] + ([regime_matrix(ctx.regime, ctx.regime_conf)] if regime else [])
+    cols += [template_state(ctx, templates)]
     cols += [np.asarray(fn(ctx), dtype=np.float64)[:, None] for fn in (extra or {}).values()]
     return np.column_stack(cols)

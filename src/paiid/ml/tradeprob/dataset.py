@@ -7,7 +7,7 @@ into the purging every fold applies (`PurgedWalkForward(label_end=..., embargo=.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,10 +68,19 @@ def build_trade_dataset(
     templates: Sequence[str] = TEMPLATES,
     contexts: Mapping[str, SymbolContext] | None = None,
     entry_features: bool = False,
+    features: Sequence[str] | None = None,
+    regime: bool = True,
+    atr: Callable[[SymbolContext], np.ndarray] | None = None,
+    close_only: bool = False,
 ) -> TradeDataset:
     """Every template entry on every symbol, with features at t and the triple-barrier label
-    (`entry_features`: with the optional ENTRY_FEATURES columns)."""
-    names = feature_names(templates, entry_features)
+    (`entry_features`: with the optional ENTRY_FEATURES columns).
+
+    For other data than the served model's (all defaults: today's dataset, unchanged): `features` /
+    `regime` choose the base columns and the regime columns (`feature_names`); `atr(ctx)` gives the
+    volatility unit per bar for the barriers and `ret_atr` (default the features' `atr_14`), and
+    `close_only` labels on closes (`triple_barrier`), as the panel of close views needs."""
+    names = feature_names(templates, entry_features, features=features, regime=regime)
     parts = []
     ctxs = {}
     for sym, bars in bars_by_symbol.items():
@@ -90,8 +99,11 @@ def build_trade_dataset(
             profit_atr=profit_atr,
             stop_atr=stop_atr,
             entry=entry_features,
+            features=features,
+            regime=regime,
         )
-        tb = triple_barrier(ctx, t, side, horizon=horizon, profit_atr=profit_atr, stop_atr=stop_atr)
+        tb = triple_barrier(ctx, t, side, horizon=horizon, profit_atr=profit_atr, stop_atr=stop_atr,
+                            atr=None if atr is None else atr(ctx), close_only=close_only)
         ok = np.isfinite(X).all(axis=1) & np.isfinite(tb["ret_atr"])
         idx = ctx.bars.index.values
         parts.append(

@@ -58,14 +58,44 @@ TRACK_EVENTS = 10
 TRACK_PRIOR = 4.0
 
 
-def feature_names(templates: Sequence[str] = TEMPLATES, entry: bool = False) -> list[str]:
-    """Inputs of the trade model, in order (`entry`: with the ENTRY_FEATURES columns)."""
+#: The sided oscillators after the DIRECTIONAL columns: name -> the feature columns they read.
+SIDED_OSCILLATORS: dict[str, tuple[str, ...]] = {
+    "sided_rsi": ("rsi_14",),
+    "sided_bb_pctb": ("bb_pctb",),
+    "sided_di": ("plus_di", "minus_di"),
+}
+
+
+def _sided(features: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """The DIRECTIONAL columns and the sided oscillators defined by the base columns `features`
+    (None: SCALE_FREE, which defines all of them)."""
+    if features is None:
+        return list(DIRECTIONAL), list(SIDED_OSCILLATORS)
+    have = set(features)
+    return ([f for f in DIRECTIONAL if f in have],
+            [k for k, need in SIDED_OSCILLATORS.items() if have.issuperset(need)])
+
+
+def feature_names(
+    templates: Sequence[str] = TEMPLATES,
+    entry: bool = False,
+    *,
+    features: Sequence[str] | None = None,
+    regime: bool = True,
+) -> list[str]:
+    """Inputs of the trade model, in order (`entry`: with the ENTRY_FEATURES columns).
+
+    `features`: the scale-free base columns (default `SCALE_FREE`); the sided columns are then only
+    those whose inputs are among them, so a close-only feature set (a panel of close views) gets no
+    column made of a missing high, low or volume. `regime=False` leaves out the regime columns (the
+    rule regime reads ADX, which close-only bars do not define)."""
+    directional, osc = _sided(features)
     return (
-        list(SCALE_FREE)
-        + REGIME_FEATURES
+        list(SCALE_FREE if features is None else features)
+        + (REGIME_FEATURES if regime else [])
         + ["side"]
-        + [f"sided_{f}" for f in DIRECTIONAL]
-        + ["sided_rsi", "sided_bb_pctb", "sided_di"]
+        + [f"sided_{f}" for f in directional]
+        + osc
         + [f"is_{SHORT.get(t, t)}" for t in templates]
         + ["tpl_pos", "tpl_perf20", "tpl_perf60"]
         + (ENTRY_FEATURES if entry else [])
@@ -163,27 +193,37 @@ def event_features(
     profit_atr: float = PROFIT_ATR,
     stop_atr: float = STOP_ATR,
     entry: bool = False,
+    features: Sequence[str] | None = None,
+    regime: bool = True,
 ) -> np.ndarray:
     """Feature rows for trades decided at bars `t` with `side` (+1/-1) of template index `tpl`.
 
     With `entry` the ENTRY_FEATURES columns follow; the barrier settings enter their barrier-distance
-    and track-record columns, so serving must pass the ones the model was trained with."""
+    and track-record columns, so serving must pass the ones the model was trained with. `features` and
+    `regime`: see `feature_names` (the columns come in its order)."""
     t = np.asarray(t, dtype=np.int64)
     side = np.asarray(side, dtype=np.float64)
     tpl = np.asarray(tpl, dtype=np.int64)
     f = ctx.features
-    base = f[list(SCALE_FREE)].to_numpy(np.float64)[t]
-    reg = regime_matrix(ctx.regime, ctx.regime_conf)[t]
-    sided = f[DIRECTIONAL].to_numpy(np.float64)[t] * side[:, None]
-    rsi = (f["rsi_14"].to_numpy(np.float64)[t] - 50.0) * side
-    pctb = (f["bb_pctb"].to_numpy(np.float64)[t] - 0.5) * side
-    di = (f["plus_di"].to_numpy(np.float64)[t] - f["minus_di"].to_numpy(np.float64)[t]) * side
+    directional, osc = _sided(features)
+    base = f[list(SCALE_FREE if features is None else features)].to_numpy(np.float64)[t]
+    reg = [regime_matrix(ctx.regime, ctx.regime_conf)[t]] if regime else []
+    sided = f[directional].to_numpy(np.float64)[t] * side[:, None]
+
+    def at(name: str) -> np.ndarray:
+        return f[name].to_numpy(np.float64)[t]
+
+    oscillators = {  # computed only when asked for: a close-only frame has no plus_di / minus_di
+        "sided_rsi": lambda: (at("rsi_14") - 50.0) * side,
+        "sided_bb_pctb": lambda: (at("bb_pctb") - 0.5) * side,
+        "sided_di": lambda: (at("plus_di") - at("minus_di")) * side,
+    }
     onehot = np.zeros((t.size, len(templates)))
     onehot[np.arange(t.size), tpl] = 1.0
     state = template_state(ctx, templates)  # pos_*, perf20_*, perf60_*
     k = len(templates)
     own = np.column_stack([state[t, tpl] * side, state[t, k + tpl], state[t, 2 * k + tpl]])
-    cols = [base, reg, side[:, None], sided, rsi, pctb, di, onehot, own]
+    cols = [base, *reg, side[:, None], sided, *(oscillators[name]() for name in osc), onehot, own]
     if not entry:
         return np.column_stack(cols)
     e = entry_columns(ctx, horizon, profit_atr)

@@ -9,6 +9,11 @@
   barriers adapt to volatility without lookahead). Label 1 = profit barrier first. A bar touching both
   counts as a stop (intrabar order unknown, the conservative choice, as in the backtest engine); a bar
   that gaps through a level fills at its open. Time-barrier exits count as not-a-win.
+* **Close-only** (`triple_barrier(close_only=True)`, for series with closes only and for the close
+  views the panel models pool): the bars are read as flat bars, open = high = low = close, which is
+  the close-only backtest's execution model: entry at t+1's close, barriers checked on closes, a close
+  beyond a level exits at that close. Such bars have no ATR(14) of highs and lows, so the caller gives
+  the volatility unit (`atr=`), e.g. TA-Lib's ATR of the flat bars.
 """
 
 from __future__ import annotations
@@ -51,17 +56,24 @@ def triple_barrier(
     horizon: int = HORIZON,
     profit_atr: float = PROFIT_ATR,
     stop_atr: float = STOP_ATR,
+    atr: np.ndarray | None = None,
+    close_only: bool = False,
 ) -> dict[str, np.ndarray]:
     """Outcome of entering at t+1's open with `side`: label (1 = profit barrier first), exit bar t1,
     side-adjusted return (fraction of entry) and the return in ATR units.
+
+    `atr`: the volatility unit per bar (known at the close of each bar) that places the barriers and
+    divides `ret_atr`; default the features' `atr_14`. `close_only`: open, high and low are taken to be
+    the close (see the module docstring), so NaN open / high / low columns are never read.
 
     Events with t + horizon >= n are allowed: the missing bars are NaN (never touch a barrier), so such
     an event either hit a barrier on the bars that exist (then its outcome is final) or has t1 >= n
     (unresolved). Training uses only events with a full window; `track_record` uses the rest too."""
     b = ctx.bars
     pad = np.full(horizon + 1, np.nan)
-    o, h, lo, c = (np.concatenate((b[k].to_numpy(np.float64), pad)) for k in ("open", "high", "low", "close"))
-    atr = ctx.features["atr_14"].to_numpy(np.float64)
+    cols = ("close",) * 4 if close_only else ("open", "high", "low", "close")
+    o, h, lo, c = (np.concatenate((b[k].to_numpy(np.float64), pad)) for k in cols)
+    atr = ctx.features["atr_14"].to_numpy(np.float64) if atr is None else np.asarray(atr, np.float64)
     t = np.asarray(t, dtype=np.int64)
     s = np.asarray(side, dtype=np.float64)
     entry = o[t + 1]
