@@ -7,13 +7,25 @@ same point-in-time model selection (`engine/vintages.py`: models fitted up to th
 symbol's as-of bar). The combined answer already runs the four models on one shared context and is
 cached per (symbol, last bar, model versions), so a warm scan of unchanged symbols is cache hits.
 
-How it fans out: the parent first checks every symbol (unknown ones fail the whole scan before any
-model is loaded), loads each symbol's bars and makes sure the models of every refit date the scan
-needs are trained and registered — once, here, under the training lock — so workers only load them.
-Then the rows are computed through `paiid.engine.executor.map` (local processes, or Dask when
-`PAIID_DASK_SCHEDULER` is set) with a progress bar. Small local scans stay in this process: its models
-are already in memory after the check, while a fresh worker pays ~3 s of imports and ~1 s of model
-loading before its first row (a warm row costs ~0.15 s).
+How it fans out: the parent checks every symbol (unknown ones fail the whole scan before any model is
+loaded) and makes sure the default models exist, then computes the rows through
+`paiid.engine.executor.map` (local processes, or Dask when `PAIID_DASK_SCHEDULER` is set) with a
+progress bar. Each task loads its symbol's bars itself and answers when the models of its refit date
+are the promoted ones or already in memory (`orchestrator.served_models(bars, train=False)`: the live
+case, nothing to fit). A symbol that needs a point-in-time refit (`engine/vintages.py`) not in the
+worker's memory comes back pending (None); the parent then loads its bars, fits or loads the models
+of each such refit date once, here, under the training lock — so no worker trains (the lock would
+serialise them anyway, and each would first wait for it) — and computes those rows in a second round,
+in which the workers only load the registered models.
+
+Why the bars are not loaded in the parent first (as the scan once did, to group symbols by refit
+date): that read is serial and happens before the first row starts, about 15-30 ms of CPU per
+5,000-bar series from the store, so 15-30 s at 1,000 symbols (measured with `paiid bench --only
+scan-universe`'s data: 1.4-3.0 s of parent CPU for 100 symbols before, 0.02 s now). In the task it
+runs on every worker at once; the price is that the answer reads the bars a second time in the same
+task, because `orchestrator.recommendations` loads them itself. Small local scans stay in this
+process: its models are already in memory, while a fresh worker pays ~3 s of imports and ~1 s of
+model loading before its first row.
 
 A symbol that cannot be answered (too little history, missing columns, bad data: any `PaiidError`)
 gets a row with `error` instead of failing the scan; a bug (any other exception) still fails it.
@@ -34,6 +46,7 @@ from paiid.data.repository import parse_timestamp
 from paiid.engine import executor
 from paiid.engine import orchestrator as orch
 from paiid.engine.schedule import refit_for
+from paiid.engine.training import ensure_models
 from paiid.errors import BadInput, PaiidError, UnknownSymbol
 from paiid.jsonutil import to_jsonable
 
@@ -102,14 +115,16 @@ def scan(symbols: str | Iterable[str] | None = None, date: str | None = None, *,
     """
     asked = parse_timestamp(date, "date")  # a bad date is a BadInput before anything is loaded
     syms = resolve_symbols(symbols, limit=limit)
-    rows: dict[str, dict[str, Any]] = {}
-    todo = _prepare(syms, date, rows)
     n = workers
     if n is None:
-        n = 1 if executor.resolve_scheduler(scheduler) is None and len(todo) < PARALLEL_MIN else None
-    computed = executor.map(_row_task, [(s, date) for s in todo], scheduler=scheduler, workers=n,
-                            desc=f"scanning {len(todo)} symbols") if todo else []
-    rows.update(zip(todo, computed, strict=True))
+        n = 1 if executor.resolve_scheduler(scheduler) is None and len(syms) < PARALLEL_MIN else None
+    if syms:
+        ensure_models()  # the defaults, trained here if none exist (cheap when they do)
+    rows: dict[str, dict[str, Any]] = {}
+    pending = _fan_out(syms, date, False, rows, scheduler, n)
+    ready = _fit_refits(pending, date, rows)
+    if ready:  # the second round: models of their refit dates are registered now, workers only load them
+        _fan_out(ready, date, True, rows, scheduler, n)
     ordered = [rows[s] for s in syms]
     dates = [r["as_of"] for r in ordered if r.get("as_of")]
     return to_jsonable({
@@ -124,22 +139,29 @@ def scan(symbols: str | Iterable[str] | None = None, date: str | None = None, *,
     })
 
 
-def _prepare(syms: list[str], date: str | None, rows: dict[str, dict[str, Any]]) -> list[str]:
-    """Symbols ready for a row; the others get their error row in `rows`.
+def _fan_out(syms: list[str], date: str | None, load_models: bool, rows: dict[str, dict[str, Any]],
+             scheduler: str | None, workers: int | None) -> list[str]:
+    """Compute the rows of `syms` through the executor into `rows`; the symbols that came back pending
+    (their refit date's models are not in the worker's memory and `load_models` is False)."""
+    if not syms:
+        return []
+    out = executor.map(_row_task, [(s, date, load_models) for s in syms], scheduler=scheduler,
+                       workers=workers, desc=f"scanning {len(syms)} symbols")
+    pending = []
+    for sym, got in zip(syms, out, strict=True):
+        if got is None:
+            pending.append(sym)
+        else:
+            rows[sym] = got
+    return pending
 
-    Loads each symbol's bars and, for every refit date among them, the served models
-    (`orchestrator.served_models`): the defaults are trained if none exist and point-in-time refits
-    are fitted here, once, so no worker trains (the training lock would serialise them anyway, and
-    each would first wait for it).
-    """
+
+def _fit_refits(pending: list[str], date: str | None, rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Fit (or load) the models of every refit date among `pending`, once each, in this process; the
+    symbols now ready for a row. A refit date no model can be fitted at gives its symbols error rows."""
     by_refit: dict[Any, list[tuple[str, Any]]] = {}
-    for sym in syms:
-        try:
-            bars = load_bars(sym, end=date)
-            require_history(bars, orch.MIN_BARS, f"a scan row for {sym}{f' as of {date}' if date else ''}")
-        except PaiidError as exc:
-            rows[sym] = error_row(sym, exc)
-            continue
+    for sym in pending:
+        bars = load_bars(sym, end=date)  # the worker loaded them without error a moment ago
         by_refit.setdefault(refit_for(bars), []).append((sym, bars))
     ready: set[str] = set()
     for group in by_refit.values():
@@ -149,13 +171,19 @@ def _prepare(syms: list[str], date: str | None, rows: dict[str, dict[str, Any]])
             rows.update((sym, error_row(sym, exc)) for sym, _ in group)
             continue
         ready.update(sym for sym, _ in group)
-    return [s for s in syms if s in ready]
+    return [s for s in pending if s in ready]
 
 
-def _row_task(task: tuple[str, str | None]) -> dict[str, Any]:
-    """One row (module level: it runs in worker processes)."""
-    sym, date = task
+def _row_task(task: tuple[str, str | None, bool]) -> dict[str, Any] | None:
+    """One row, or None when the models of the symbol's refit date are not in this process's memory
+    and `load_models` is False (module level: it runs in worker processes)."""
+    sym, date, load_models = task
     try:
+        if not load_models:
+            bars = load_bars(sym, end=date)
+            require_history(bars, orch.MIN_BARS, f"a scan row for {sym}{f' as of {date}' if date else ''}")
+            if orch.served_models(bars, train=False) is None:
+                return None
         return row(sym, date)
     except PaiidError as exc:
         return error_row(sym, exc)
