@@ -119,13 +119,11 @@ def test_a_vintage_is_trained_once_and_reused(copied: Path) -> None:
     assert len(set((home / "models" / "regime").glob("v*.skops")) - before) <= 1  # at most one new refit
     latest = answers.regime("SPX")
     assert latest["model"]["vintage"] is False and latest["model"]["refit_date"] == "2018-12-31"
-    _fresh_process_state()
 
 
 def test_no_model_before_there_was_data_to_fit_it(copied: Path) -> None:
     with pytest.raises(NotEnoughHistory, match="up to 1999-12-31"):
         answers.trade("SPX", "trend-following-ma-cross", "long", "2000-03-15")
-    _fresh_process_state()
 
 
 @pytest.mark.parametrize(("every", "known", "expected"), [

@@ -120,3 +120,7 @@ def provenance(p: dict[str, Any]) -> None:
     typ = p.get("typicality")
     if isinstance(typ, dict) and typ.get("unusual"):
         console.print(f"[bold yellow]warning:[/bold yellow] {escape(str(typ.get('note')))}")
+    if p.get("prediction_id") is not None:  # the id a journal entry names (paiid journal add)
+        pid = p["prediction_id"]
+        console.print(f"logged as prediction {pid} (record what you did with it: "
+                      f"paiid journal add --prediction-id {pid} --action adopt|pass)")
