@@ -2,6 +2,8 @@
 // Flow: load symbols -> pick one -> fetch /api/ai/recommendations and /api/ai/chart together ->
 // render regime, ranked strategies, chart with patterns; the performance panel loads independently.
 // The watchlist tab scans many symbols at once (/api/ml/scan); a row opens the symbol view.
+// Adopt / Pass on a recommendation writes the decision journal (POST /api/journal, needs the API key)
+// and refreshes the performance panel, whose journal section shows the adoption rate and outcomes.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -33,6 +35,16 @@ function el(tag, attrs = {}, ...children) {
 
 async function getJSON(url, headers = {}) {
   const r = await fetch(url, { headers });
+  let body = null;
+  try { body = await r.json(); } catch { /* not JSON */ }
+  if (!r.ok) throw new Error((body && body.detail) || `${r.status} ${r.statusText} for ${url}`);
+  return body;
+}
+
+async function postJSON(url, payload, headers = {}) {
+  // the same error contract as getJSON: the API's `detail` text, else the HTTP status
+  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify(payload) });
   let body = null;
   try { body = await r.json(); } catch { /* not JSON */ }
   if (!r.ok) throw new Error((body && body.detail) || `${r.status} ${r.statusText} for ${url}`);
@@ -164,8 +176,34 @@ function tradeNotes(t, reco) {
   return out.filter((n) => n);
 }
 
+function finite(x) {
+  return typeof x === "number" && Number.isFinite(x) ? x : null;
+}
+
+function tradeLevels(t) {
+  // the trade answer's stop and target (its entry is "next bar's open": no price yet)
+  const b = (t && t.barriers) || {};
+  return { entry: finite(b.entry), stop: finite(b.stop_loss), target: finite(b.profit_take) };
+}
+
+function journalActions(reco, s) {
+  // Adopt / Pass for one recommendation; both need the answer's prediction-log id to link the decision to
+  const name = human(s.strategy_id);
+  const logged = reco.prediction_id != null || (s.trade && s.trade.prediction_id != null);
+  const lv = tradeLevels(s.trade);
+  const levels = s.trade ? `, ${s.side}` + (lv.stop != null ? `, stop ${num(lv.stop)}` : "") +
+    (lv.target != null ? `, target ${num(lv.target)}` : "") : `, ${s.side}`;
+  const attrs = (what) => ({ type: "button", class: `journal-btn ${what}`, "data-action": what,
+    "aria-label": what === "adopt" ? `Adopt ${name}${levels}` : `Pass: no trade on this answer (about ${name})`,
+    ...(logged ? {} : { disabled: "", title: "this answer was not logged: no decision can be linked to it" }) });
+  return el("div", { class: "journal-actions", role: "group", "aria-label": `Your decision on ${name}` },
+    el("button", attrs("adopt"), "Adopt"), el("button", attrs("pass"), "Pass"),
+    el("span", { class: "journal-status", role: "status", "aria-live": "polite" }));
+}
+
 function renderStrategies(reco) {
   renderVerdict(reco);
+  shownReco = reco;
   const list = $("#strategies");
   $("#ranking").textContent = reco.ranking === "manual"
     ? "· ranked by the manual rule book (A/B group manual)"
@@ -187,9 +225,13 @@ function renderStrategies(reco) {
         el("span", {}, "risk ", el("b", {}, num(s.risk_score, 0)), "/100"),
         el("span", {}, "now ", el("b", { class: `side-${s.side}` }, s.current_position === 0 ? "flat" : s.side)),
         s.trade ? el("span", { class: "odds" }, `win odds (${t.side}, ${t.horizon_bars} bars) `,
-          el("b", {}, pct(t.win_probability))) : ""),
+          el("b", {}, pct(t.win_probability))) : "",
+        s.trade && tradeLevels(t).stop != null ? el("span", { class: "levels" },
+          "stop ", el("b", {}, num(tradeLevels(t).stop)), " · target ", el("b", {}, num(tradeLevels(t).target)))
+          : ""),
       ...(s.trade ? tradeNotes(t, reco) : []),
-      el("div", { class: "reason" }, s.reason || ""));
+      el("div", { class: "reason" }, s.reason || ""),
+      journalActions(reco, s));
   }));
 }
 
@@ -297,11 +339,231 @@ function renderPerformance(perf) {
   }, { displaylogo: false, responsive: true });
 }
 
+function ciBand(ci, asPct = true) {
+  // "21–100%" from [0.21, 1.0] (or "0.12–0.80" for a non-rate); "" without an interval
+  if (!Array.isArray(ci) || ci.length !== 2 || ci[0] == null || ci[1] == null) return "";
+  return asPct ? `${(ci[0] * 100).toFixed(0)}–${(ci[1] * 100).toFixed(0)}%` : `${num(ci[0])}–${num(ci[1])}`;
+}
+
+function rateText(r) {
+  // an adoption block {rate, ci, n, adopted} as "67% (95% CI 21–94%, n=3)"
+  if (!r || r.rate == null) return r && r.n ? `— (n=${r.n})` : "—";
+  const band = ciBand(r.ci);
+  return `${pct(r.rate)} (${band ? `95% CI ${band}, ` : ""}n=${r.n})`;
+}
+
+function intervalText(block, asPct = true) {
+  // a paiid.metrics Interval ({estimate, ci95, ...}) as "0.45% (−0.10% to 1.02%)"
+  if (!block || block.estimate == null) return "—";
+  const fmt = (x) => (asPct ? pct(x, 2) : num(x, 3));
+  const ci = block.ci95;
+  return Array.isArray(ci) && ci[0] != null && ci[1] != null
+    ? `${fmt(block.estimate)} (${fmt(ci[0])} to ${fmt(ci[1])})` : fmt(block.estimate);
+}
+
+function adoptionTable(title, blocks, what) {
+  const rows = Object.entries(blocks || {});
+  if (!rows.length) return "";
+  return el("div", { class: "journal-block", "data-journal-table": what },
+    el("h4", {}, title),
+    el("table", { class: "ab" },
+      el("thead", {}, el("tr", {}, el("th", {}, what[0].toUpperCase() + what.slice(1)), el("th", {}, "Adopted / n"),
+        el("th", {}, "Adoption (95% CI)"))),
+      el("tbody", {}, ...rows.map(([name, r]) => el("tr", { "data-key": name },
+        el("td", {}, human(name)), el("td", {}, `${(r || {}).adopted ?? 0} / ${(r || {}).n ?? 0}`),
+        el("td", {}, rateText(r)))))));
+}
+
+const OUTCOME_NAMES = { adopted: "ML-adopted (top pick)", adopted_other: "adopted another template",
+  manual: "manual trades", passed: "passed (what it would have earned)" };
+
+function differenceLine(d) {
+  if (!d || typeof d !== "object") return "";
+  const what = `${human(d.a)} vs ${human(d.b)}: `;
+  if (d.win_rate_p_value == null) return el("li", {}, what + (d.note || "no test yet"));
+  const signed = (x, digits) => `${x >= 0 ? "+" : ""}${num(100 * x, digits)}`;
+  return el("li", {}, what + `win rate ${signed(d.win_rate_difference, 1)} points ` +
+    `(${d.win_rate_test || "test"}, p = ${num(d.win_rate_p_value, 3)}), mean return ` +
+    `${signed(d.return_difference, 2)} points (${d.return_test || "test"}, ` +
+    `p = ${num(d.return_p_value, 3)}) — ${d.significant ? "significant" : "not significant"}`);
+}
+
+function outcomesTable(outcomes) {
+  // ML-adopted vs manual trades vs passed advice: win rate (Wilson), mean return and Sharpe (bootstrap)
+  const groups = Object.entries((outcomes || {}).groups || {});
+  if (!groups.length) return "";
+  const diffs = Object.values((outcomes || {}).differences || {}).map(differenceLine).filter((n) => n);
+  return el("div", { class: "journal-block wide", "data-journal-table": "outcomes" },
+    el("h4", {}, "Outcomes: ML-adopted vs manual trades vs passed recommendations"),
+    el("table", { class: "ab" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Decision"), el("th", {}, "Entries"),
+        el("th", {}, "Resolved / open"), el("th", {}, "Win rate (95% CI)"),
+        el("th", {}, "Mean return (95% CI)"), el("th", {}, "Sharpe per trade (95% CI)"))),
+      el("tbody", {}, ...groups.map(([name, g]) => el("tr", { "data-outcome": name },
+        el("td", {}, OUTCOME_NAMES[name] || human(name)), el("td", {}, g.entries ?? 0),
+        el("td", {}, `${g.resolved ?? 0} / ${g.open ?? 0}`),
+        el("td", {}, g.win_rate == null ? "—" : `${pct(g.win_rate, 1)}` +
+          (ciBand(g.win_rate_ci) ? ` (${ciBand(g.win_rate_ci)})` : "")),
+        el("td", {}, intervalText(g.mean_return)),
+        el("td", {}, intervalText(g.sharpe_per_trade, false)))))),
+    diffs.length ? el("ul", { class: "journal-tests small" }, ...diffs) : "",
+    outcomes.basis ? el("div", { class: "muted small" }, outcomes.basis) : "");
+}
+
+function calibrationLine(cal) {
+  // the win probability shown with each answer against the journalled trade's outcome
+  if (!cal || typeof cal !== "object") return "";
+  const text = cal.n ? `mean shown ${pct(cal.mean_shown, 1)} vs ${pct(cal.observed, 1)} won on ${cal.n} ` +
+    `trades; Brier ${num(cal.brier, 3)} (always the observed rate: ${num(cal.baseline_brier, 3)})`
+    : "no resolved journalled trade had a win probability shown with it yet";
+  return el("div", { class: "journal-block wide small", "data-journal-table": "calibration" },
+    el("h4", {}, "Calibration of the shown win probability"), el("span", {}, text),
+    cal.basis ? el("div", { class: "muted" }, cal.basis) : "");
+}
+
+function renderJournal(j) {
+  // shape: the performance report's `journal` block (adoption with Wilson intervals, outcomes, calibration)
+  const box = $("#journal");
+  $("#journal-simulated").hidden = !(j && j.simulated === true);
+  box.dataset.simulated = j && j.simulated === true ? "true" : "false";
+  if (!j || typeof j !== "object") {
+    $("#journal-summary").replaceChildren(el("dt", {}, "Adoption rate"),
+      el("dd", { id: "journal-adoption", "data-n": "0" }, "— (this server reports no decision journal)"));
+    $("#journal-tables").replaceChildren();
+    $("#journal-sentences").replaceChildren();
+    return;
+  }
+  const a = j.adoption || {};
+  const none = !j.entries || !a.n;
+  $("#journal-summary").replaceChildren(
+    el("dt", {}, "Journal entries"), el("dd", {}, j.entries ?? 0),
+    el("dt", {}, "Adoption rate"),
+    el("dd", { id: "journal-adoption", "data-n": String(a.n ?? 0), "data-rate": String(a.rate ?? "") },
+      none ? "no journal entries yet: adopt or pass a recommendation above" : rateText(a),
+      j.simulated === true ? el("span", { class: "muted" }, " · simulated user") : ""),
+    ...(none ? [] : [el("dt", {}, "Decisions"), el("dd", {}, Object.entries(a.actions || {})
+      .map(([k, v]) => `${human(k)} ${v}`).join(" · ") || `${a.adopted ?? 0} adopted of ${a.n}`)]));
+  $("#journal-tables").replaceChildren(...[
+    adoptionTable("Adoption by A/B group", a.by_group, "group"),
+    adoptionTable("Adoption by template", a.by_template, "template"),
+    adoptionTable("Adoption by regime", a.by_regime, "regime"),
+    outcomesTable(j.outcomes),
+    calibrationLine(j.calibration),
+  ].filter((n) => n));
+  $("#journal-sentences").replaceChildren(...(j.summary || []).map((line) => el("li", {}, line)));
+}
+
+let perfGeneration = 0;
+
 async function loadPerformance() {
+  const mine = ++perfGeneration; // a journal write and an analysis may both ask: the last one wins
   try {
-    renderPerformance(await getJSON("/api/ml/performance"));
+    const perf = await getJSON("/api/ml/performance");
+    if (mine !== perfGeneration) return;
+    renderPerformance(perf);
+    renderJournal(perf.journal);
+    document.body.dataset.perf = "ready";
   } catch (e) {
+    if (mine !== perfGeneration) return;
     $("#perf-summary").replaceChildren(el("dt", {}, "unavailable"), el("dd", {}, e.message));
+    document.body.dataset.perf = "error";
+  }
+}
+
+// ------------------------------------------------------------------------------- decision journal
+// The API key is kept in sessionStorage (this tab only) and sent as a header: never in the URL (the
+// field has no name, so no form submission carries it) and never in localStorage.
+
+const KEY_STORE = "paiid.apiKey";
+let shownReco = null;
+
+function apiKey() {
+  return $("#api-key").value.trim();
+}
+
+function restoreKey() {
+  try { $("#api-key").value = sessionStorage.getItem(KEY_STORE) || ""; } catch { /* storage disabled */ }
+}
+
+function storeKey() {
+  try {
+    if (apiKey()) sessionStorage.setItem(KEY_STORE, apiKey());
+    else sessionStorage.removeItem(KEY_STORE);
+  } catch { /* storage disabled: the key lives in the field only */ }
+}
+
+function journalEntry(reco, s, action, supersedes) {
+  // adopt: the recommendation's own template and side, with the trade answer's stop and target where
+  // it has them ("adopt" for the top-ranked one, "adopt_other" for another); pass: no trade, so no
+  // template or levels (the server reads what was passed on from the logged answer itself)
+  const t = s.trade || {};
+  const adopting = action === "adopt";
+  const lv = adopting ? tradeLevels(t) : { entry: null, stop: null, target: null };
+  return {
+    prediction_id: t.prediction_id ?? reco.prediction_id,
+    action: adopting ? (s.rank === 1 ? "adopt" : "adopt_other") : "pass",
+    template: adopting ? s.strategy_id : null,
+    side: adopting && (s.side === "short" || s.side === "long") ? s.side : null,
+    entry: lv.entry, stop: lv.stop, target: lv.target,
+    entry_date: null, supersedes: supersedes ?? null, note: null,
+  };
+}
+
+// One decision per served answer: a second click on the same answer is a correction, a new entry that
+// supersedes the last one (entries are append-only). prediction_id -> {id, li} of the latest entry.
+const decided = new Map();
+
+function setStatus(node, text, kind) {
+  node.textContent = text;
+  node.dataset.kind = kind;
+  node.setAttribute("role", kind === "error" ? "alert" : "status");
+}
+
+async function recordDecision(li, button) {
+  const reco = shownReco;
+  const s = ((reco || {}).strategies || []).find((x) => x.strategy_id === li.dataset.strategy);
+  if (!s) return;
+  const action = button.dataset.action;
+  const status = li.querySelector(".journal-status");
+  const key = apiKey();
+  if (!key) {
+    setStatus(status, "an API key is needed to record a decision: enter the server's key above", "error");
+    $("#api-key").focus();
+    return;
+  }
+  const payload = journalEntry(reco, s, action, (decided.get((s.trade || {}).prediction_id ??
+    reco.prediction_id) || {}).id);
+  const buttons = [...li.querySelectorAll(".journal-btn")];
+  const wasDisabled = buttons.map((b) => b.disabled);
+  for (const b of buttons) b.disabled = true;
+  setStatus(status, "recording…", "busy");
+  const user = $("#user").value.trim() || reco.user || "";
+  const headers = { "X-API-Key": key, ...(user ? { "X-User-Id": user } : {}) };
+  try {
+    const entry = await postJSON("/api/journal", payload, headers);
+    const before = decided.get(payload.prediction_id);
+    if (before && before.li !== li && before.li.isConnected) { // the earlier decision is corrected now
+      before.li.removeAttribute("data-journal");
+      for (const b of before.li.querySelectorAll(".journal-btn")) {
+        b.disabled = false;
+        b.textContent = b.dataset.action === "adopt" ? "Adopt" : "Pass";
+      }
+      setStatus(before.li.querySelector(".journal-status"), `superseded by entry #${entry.id}`, "");
+    }
+    decided.set(payload.prediction_id, { id: entry.id, li });
+    const done = action === "adopt" ? "adopted" : "passed";
+    for (const b of buttons) { // the other button stays usable: clicking it records a correction
+      b.disabled = b === button;
+      b.textContent = b === button ? done : b.dataset.action === "adopt" ? "Adopt" : "Pass";
+      b.title = b === button ? "" : "change your decision (recorded as a new entry that supersedes this one)";
+    }
+    li.dataset.journal = done;
+    setStatus(status, `${done} · journal entry #${entry.id}` +
+      (payload.supersedes != null ? ` (corrects #${payload.supersedes})` : ""), "done");
+    loadPerformance();
+  } catch (e) {
+    buttons.forEach((b, i) => { b.disabled = wasDisabled[i]; });
+    setStatus(status, e.message, "error");
   }
 }
 
@@ -501,6 +763,13 @@ async function init() {
     if (currentView() === "watchlist") scanWatchlist(); else analyse();
   });
   $("#symbol").addEventListener("change", () => { setView("symbol"); analyse(); });
+  restoreKey();
+  $("#api-key").addEventListener("input", storeKey);
+  $("#strategies").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button.journal-btn");
+    const li = button && button.closest("li.strategy");
+    if (li && !button.disabled) recordDecision(li, button);
+  });
   $("#watchlist-controls").addEventListener("submit", (ev) => { ev.preventDefault(); scanWatchlist(); });
   $("#tab-watchlist").addEventListener("click", () => {
     setView("watchlist");
