@@ -162,7 +162,59 @@ def render_results(evaluation: dict, bench: dict) -> str:
                     + " | ".join(fmt(sh.get(r), True) for r in ("trending_bullish", "trending_bearish", "ranging", "high_volatility"))
                     + " |")
             lines.append("")
+        idx = reg.get("index_episodes") or {}
+        if idx.get("episodes"):
+            lines += [f"The S&P 500 index ({idx.get('symbol')}, closes only) 1990–2022, point in time: "
+                      f"{idx.get('point_in_time')}.", "",
+                      "| episode | index return | labelled days | dominant | bullish | bearish | ranging | high vol | "
+                      "criterion-bear days labelled bearish |", "|---|---|---|---|---|---|---|---|---|"]
+            for e in idx["episodes"]:
+                sh = e.get("regime_shares") or {}
+                crit = e.get("criterion_bear_labelled_bearish")
+                lines.append(
+                    f"| {e.get('name')} ({e.get('start')} – {e.get('end')}) | {fmt(e.get('index_return'), True)} | "
+                    f"{e.get('labelled_days')} of {e.get('days')} | {e.get('dominant') or '—'} | "
+                    + " | ".join(fmt(sh.get(r), True) if sh else "—"
+                                 for r in ("trending_bullish", "trending_bearish", "ranging", "high_volatility"))
+                    + f" | {fmt(crit, True) if crit is not None else '—'} of {e.get('criterion_bear_days')} |")
+            lines.append("")
         lines += summary_lines(reg)
+    uni = evaluation.get("universe", {})
+    if uni.get("selector") or uni.get("trade_probability"):
+        usel, utp = uni.get("selector") or {}, uni.get("trade_probability") or {}
+        names = {"pooled": "pooled, held-out time", "held_out_symbols": "held-out symbols and time",
+                 "per_symbol": "per-symbol models (each on its own past)"}
+        lines += [f"**The real universe** ({len(uni.get('symbols', []))} daily series as closes: "
+                  f"{', '.join(uni.get('symbols', []))}), every model scored on the same test rows.", ""]
+        if usel.get("models"):
+            lines += [f"| panel strategy selector ({fmt(usel.get('rows'))} test decisions, {usel.get('test_start')} – "
+                      f"{usel.get('test_end')}) | accuracy lift over the majority class, points (95% CI, p) | Sharpe: ML / "
+                      "buy-and-hold / best fixed before | Sharpe − buy-and-hold (95% CI) | Sharpe − best fixed (95% CI) |",
+                      "|---|---|---|---|---|"]
+            for key, label in names.items():
+                m = usel["models"].get(key) or {}
+                lift, sh, mg = m.get("accuracy_lift") or {}, m.get("sharpe") or {}, m.get("sharpe_margins") or {}
+                bh, bf = mg.get("buy_and_hold") or {}, mg.get("best_fixed_before") or {}
+                lines.append(f"| {label} | {fmt(lift.get('estimate'), True)} {ci_text(lift.get('ci95'), True)}, "
+                             f"p = {p_text(lift.get('p_value'))} | {fmt(sh.get('ml'))} / {fmt(sh.get('buy_and_hold'))} / "
+                             f"{fmt(sh.get('best_fixed_before'))} | {fmt(bh.get('estimate'))} {ci_text(bh.get('ci95'))} | "
+                             f"{fmt(bf.get('estimate'))} {ci_text(bf.get('ci95'))} |")
+            lines.append("")
+        if utp.get("scores"):
+            lines += [f"| panel trade win-probability ({fmt(utp.get('test_events'))} test events) | Brier | "
+                      "training base rate's Brier | Brier skill (95% CI, p) | AUC (95% CI) |", "|---|---|---|---|---|"]
+            for key, label in names.items():
+                m = utp["scores"].get(key) or {}
+                sk, auc = m.get("brier_skill") or {}, m.get("auc") or {}
+                def f4(x) -> str:
+                    return "—" if x is None else f"{x:.4f}"
+
+                lines.append(f"| {label} | {f4(m.get('brier'))} | {f4(m.get('baseline_brier'))} | "
+                             f"{f4(sk.get('estimate'))} [{f4((sk.get('ci95') or [None, None])[0])}, "
+                             f"{f4((sk.get('ci95') or [None, None])[1])}], p = {p_text(sk.get('p_value'))} | "
+                             f"{fmt(auc.get('estimate'))} {ci_text(auc.get('ci95'))} |")
+            lines.append("")
+        lines += summary_lines(uni)
     sel = evaluation.get("selector", {})
     if "top1_accuracy" in sel:
         oos = sel.get("oos_sharpe", {})

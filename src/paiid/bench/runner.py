@@ -24,12 +24,15 @@ from paiid.bench import (
     patterns,
     regime,
     scan,
+    universe,
     vintages,
 )
 from paiid.progress import track
 
 #: The areas in report order.
-AREAS: tuple[ModuleType, ...] = (features, backtest, regime, patterns, vintages, scan, api, optimize, data)
+AREAS: tuple[ModuleType, ...] = (
+    features, backtest, regime, patterns, vintages, scan, universe, api, optimize, data,
+)
 
 
 def selected(only: list[str] | None = None) -> list[tuple[str, Case]]:

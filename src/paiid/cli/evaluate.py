@@ -26,7 +26,7 @@ def _render(report: dict[str, Any], prefix: str = "") -> None:
 def evaluate(
     seed: int = typer.Option(0, "--seed", help="Random seed for every part of the evaluation."),
     part: list[str] = typer.Option(None, "--part", help="Only these parts (regime, selector, "
-                                   "trade_probability, patterns); repeatable."),
+                                   "trade_probability, patterns, universe); repeatable."),
     plot: str = typer.Option(None, "--plot", help="Write the selector's out-of-sample equity curves "
                              "(ML vs random vs fixed templates vs buy-and-hold) to this HTML file."),
     as_json: bool = JsonOpt,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from paiid.engine.training import usable_symbols
+from paiid.ml.panel import evaluate as panel_evaluate
 from paiid.ml.patterns import evaluate as patterns_evaluate
 from paiid.ml.regime import evaluate as regime_evaluate
 from paiid.ml.selector import evaluate as selector_evaluate
@@ -22,8 +23,10 @@ PARTS: dict[str, Callable[..., dict[str, Any]]] = {
     "selector": selector_evaluate.evaluate,
     "trade_probability": tradeprob_evaluate.evaluate,
     "patterns": patterns_evaluate.evaluate,
+    "universe": panel_evaluate.evaluate,
 }
-#: Parts scored on the stored symbols (the others use synthetic series and the bundled SPX/GOOG).
+#: Parts scored on the stored symbols (the others use synthetic series, the bundled SPX/GOOG and,
+#: for `universe`, the panel of every bundled real daily series as closes).
 ON_SYMBOLS = ("selector", "trade_probability")
 
 
