@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from paiid import config
+from paiid.backtest import DEFAULT_COMMISSION_BPS, DEFAULT_SLIPPAGE_BPS
 from paiid.bench.api import linked_home, serve
 from paiid.data import load_bars
 from paiid.engine import tracking
@@ -86,6 +87,13 @@ def test_journal_contract_guards_and_refusals(server: str) -> None:
         assert j["simulated"] is False and j["entries"] == 2
         assert {"rate", "ci", "n", "adopted", "by_template", "by_regime", "by_group"} <= set(j["adoption"])
         assert (j["adoption"]["adopted"], j["adoption"]["n"]) == (0, 1)  # the adopt was corrected to a pass
+        # what the passed advice would have earned is stated net of the backtester's default costs
+        assert j["outcomes"]["groups"]["passed"]["resolved"] == 1
+        assert j["outcomes"]["costs"] == {"commission_bps": DEFAULT_COMMISSION_BPS,
+                                          "slippage_bps": DEFAULT_SLIPPAGE_BPS, "per": "fill", "fills": 2,
+                                          "returns": "net"}
+        assert (f"returns are net of costs ({DEFAULT_COMMISSION_BPS:g} bp commission + "
+                f"{DEFAULT_SLIPPAGE_BPS:g} bp slippage per fill") in j["outcomes"]["basis"]
         assert all(isinstance(s, str) for s in j["summary"])
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from paiid import config
+from paiid.backtest import DEFAULT_COMMISSION_BPS, DEFAULT_SLIPPAGE_BPS
 from paiid.bench.api import child_env, linked_home, paiid_command
 from paiid.data import load_bars
 from paiid.engine import tracking
@@ -58,7 +59,14 @@ def test_add_list_and_bad_input(paiid_home: Path) -> None:
     listed = json.loads(run(paiid_home, "journal", "list", "--json").stdout)["entries"]
     assert [(e["id"], e["status"]) for e in listed] == [(entry["id"] + 1, "passed"),
                                                         (entry["id"], "superseded")]
-    assert listed[1]["outcome"]["exit_date"] > listed[1]["entry_date"]
+    out = listed[1]["outcome"]
+    assert out["exit_date"] > listed[1]["entry_date"]
+    # net of one round trip: slippage against both fills, commission on each fill's notional (by hand)
+    s = 1.0 if entry["side"] == "long" else -1.0
+    c, slip = DEFAULT_COMMISSION_BPS * 1e-4, DEFAULT_SLIPPAGE_BPS * 1e-4
+    paid, got = out["fill"] * (1 + s * slip), out["exit_price"] * (1 - s * slip)
+    assert out["gross_return"] == pytest.approx(s * (out["exit_price"] / out["fill"] - 1), rel=1e-9)
+    assert out["return"] == pytest.approx((s * (got - paid) - c * paid - c * got) / paid, rel=1e-9)
     table = run(paiid_home, "journal", "list")
     assert table.returncode == 0 and "superseded" in table.stdout and "passed" in table.stdout
     with sqlite3.connect(config.home() / "paiid.db") as db:
@@ -80,6 +88,9 @@ def test_simulated_user_is_journalled_reported_and_labelled(trained: Path, tmp_p
     assert j["simulated"] is True and j["sources"] == {"user": 0, "simulated": len(dates)}
     assert j["adoption"]["n"] == len(dates) and j["adoption"]["adopted"] == out["actions"]["adopt"]
     assert all(s.startswith("Simulated user") for s in j["summary"][:1])
+    if any(g["resolved"] for g in j["outcomes"]["groups"].values()):
+        costs = f"{DEFAULT_COMMISSION_BPS:g} bp commission + {DEFAULT_SLIPPAGE_BPS:g} bp slippage per fill"
+        assert any(s.startswith(f"returns are net of costs: {costs}") for s in j["summary"])
     with sqlite3.connect(home / "paiid.db") as db:
         rows = db.execute("SELECT j.action, j.source, j.entry_date, p.as_of, p.kind FROM journal j "
                           "JOIN predictions p ON p.id = j.prediction_id ORDER BY j.id").fetchall()

@@ -4,7 +4,12 @@ outcomes resolved exactly as the trade model labels its events, point in time, a
 Expected outcomes are computed here from the bars with a plain loop written from the trade model's
 documented rules (fill at the next open; a bar touching both levels is a stop; a gap through a level
 fills at the open; the time barrier exits at the close 20 bars on), with ATR(14) from the `ta` package,
-not from paiid. Predictions are logged with `tracking.log_prediction` (no model needed).
+not from paiid. Close-only symbols (AAPL) are walked over their closes (fill at the next close, levels
+checked on closes, ATR(14) = Wilder's average of absolute close changes, computed here). Returns are
+checked net of costs computed by hand from the backtester's documented rule: slippage moves each of the
+two fills against the trade, commission is charged on the notional of each fill, and the trade's
+return is its pnl over the entry notional. Predictions are logged with `tracking.log_prediction` (no
+model needed).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from statsmodels.stats.proportion import proportion_confint
 from ta.volatility import AverageTrueRange
 
 from paiid import config
+from paiid.backtest import DEFAULT_COMMISSION_BPS, DEFAULT_SLIPPAGE_BPS
 from paiid.data import as_of, load_bars
 from paiid.engine import tracking
 from paiid.engine.journal import record
@@ -28,6 +34,8 @@ from paiid.ml.context import TEMPLATES, AnswerContext
 from paiid.ml.tradeprob.labels import entry_events, triple_barrier
 
 HORIZON = 20
+#: Per-fill costs as fractions (the backtester's defaults; the arithmetic below is this file's own).
+COMMISSION, SLIPPAGE = DEFAULT_COMMISSION_BPS * 1e-4, DEFAULT_SLIPPAGE_BPS * 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +48,19 @@ def atr(spx: pd.DataFrame) -> np.ndarray:
     return AverageTrueRange(spx["high"], spx["low"], spx["close"], window=14).average_true_range().to_numpy()
 
 
+def net(s: float, fill: float, exit_price: float) -> float:
+    """One round trip after costs: buy/sell fills moved against the trade by the slippage, commission on
+    each fill's notional, pnl per unit over the entry notional."""
+    paid_in = fill * (1 + s * SLIPPAGE)
+    got_out = exit_price * (1 - s * SLIPPAGE)
+    pnl = s * (got_out - paid_in) - COMMISSION * paid_in - COMMISSION * got_out
+    return pnl / paid_in
+
+
 def expected(bars: pd.DataFrame, t: int, side: str, profit: float,
-             stop: float) -> tuple[str, int, float] | None:
-    """(status, exit bar, return) of entering at t+1's open with levels `profit` / `stop` away from the
-    fill; None while the outcome is unknown on these bars."""
+             stop: float) -> tuple[str, int, float, float] | None:
+    """(status, exit bar, net return, gross return) of entering at t+1's open with levels `profit` /
+    `stop` away from the fill; None while the outcome is unknown on these bars."""
     s = 1.0 if side == "long" else -1.0
     o, h, lo, c = (bars[k].to_numpy() for k in ("open", "high", "low", "close"))
     if t + 1 >= len(bars):
@@ -56,19 +73,50 @@ def expected(bars: pd.DataFrame, t: int, side: str, profit: float,
         fav, adv = (h[k], lo[k]) if s > 0 else (lo[k], h[k])
         if s * (adv - dn) <= 0:
             px = o[k] if s * (o[k] - dn) <= 0 else dn
-            return "lost", k, s * (px / fill - 1)
+            return "lost", k, net(s, fill, px), s * (px / fill - 1)
         if s * (fav - up) >= 0:
             px = o[k] if s * (o[k] - up) >= 0 else up
-            return "won", k, s * (px / fill - 1)
+            return "won", k, net(s, fill, px), s * (px / fill - 1)
     k = t + HORIZON
-    return "timeout", k, s * (c[k] / fill - 1)
+    return "timeout", k, net(s, fill, c[k]), s * (c[k] / fill - 1)
+
+
+def close_atr_by_hand(close: np.ndarray) -> np.ndarray:
+    """ATR(14) of a close-only series: the first 14 absolute close changes averaged, then Wilder's
+    smoothing (13/14 of yesterday's value + 1/14 of today's change)."""
+    moves = np.abs(np.diff(close))
+    out = np.full(len(close), np.nan)
+    out[14] = moves[:14].mean()
+    for t in range(15, len(close)):
+        out[t] = (13 * out[t - 1] + moves[t - 1]) / 14
+    return out
+
+
+def expected_on_closes(close: np.ndarray, t: int, side: str, profit: float,
+                       stop: float) -> tuple[str, int, float, float] | None:
+    """The walk over closes only: fill at t+1's close, the first close at or beyond a level exits there,
+    else the close 20 bars after t; None while unknown."""
+    s = 1.0 if side == "long" else -1.0
+    if t + 1 >= len(close):
+        return None
+    fill = close[t + 1]
+    up, dn = fill + s * profit, fill - s * stop
+    for k in range(t + 1, t + 1 + HORIZON):
+        if k >= len(close):
+            return None
+        if s * (close[k] - dn) <= 0:
+            return "lost", k, net(s, fill, close[k]), s * (close[k] / fill - 1)
+        if s * (close[k] - up) >= 0:
+            return "won", k, net(s, fill, close[k]), s * (close[k] / fill - 1)
+    k = t + HORIZON
+    return "timeout", k, net(s, fill, close[k]), s * (close[k] / fill - 1)
 
 
 def _trade(bars: pd.DataFrame, t: int, side: str, p: float = 0.5, strategy: str = "momentum-macd",
-           user: str | None = None) -> int:
-    answer = {"symbol": "SPX", "as_of": bars.index[t].isoformat(), "strategy_id": strategy, "side": side,
+           user: str | None = None, symbol: str = "SPX") -> int:
+    answer = {"symbol": symbol, "as_of": bars.index[t].isoformat(), "strategy_id": strategy, "side": side,
               "win_probability": p, "horizon_bars": HORIZON}
-    return tracking.log_prediction("trade", "SPX", answer, model_name="tradeprob", user_id=user)
+    return tracking.log_prediction("trade", symbol, answer, model_name="tradeprob", user_id=user)
 
 
 def _rows() -> list[tuple]:
@@ -168,8 +216,24 @@ def test_adopted_trades_resolve_exactly_as_computed_from_the_bars(spx, atr):
         assert got["status"] == want[0], (t, side)
         assert got["outcome"]["exit_date"] == spx.index[want[1]].date().isoformat()
         assert got["outcome"]["return"] == pytest.approx(want[2], rel=1e-9, abs=1e-12)
+        assert got["outcome"]["gross_return"] == pytest.approx(want[3], rel=1e-9, abs=1e-12)
+        # a round trip at 1 bp + 1 bp a fill costs about 4 bp: net is below gross by that much
+        assert want[3] - want[2] == pytest.approx(2 * (COMMISSION + SLIPPAGE), rel=0.25)
         statuses.add(got["status"])
     assert statuses == {"won", "lost", "timeout"}  # the comparison covered every kind of exit
+
+
+def test_passed_advice_earns_what_it_would_have_after_the_same_costs(spx, atr):
+    t = 2222
+    pid = _trade(spx, t, "short")
+    got = _outcome(record.add(pid, "pass")["id"])
+    want = expected(spx, t, "short", 2 * atr[t], 2 * atr[t])
+    assert got["status"] == "passed"
+    assert got["outcome"]["status"] == want[0]
+    assert got["outcome"]["return"] == pytest.approx(want[2], rel=1e-9, abs=1e-12)
+    assert got["outcome"]["return"] < got["outcome"]["gross_return"]
+    assert f"{DEFAULT_COMMISSION_BPS:g} bp commission + {DEFAULT_SLIPPAGE_BPS:g} bp slippage per fill" in (
+        got["outcome"]["costs"])
 
 
 def test_an_adopted_template_signal_resolves_as_the_trade_models_label(spx):
@@ -185,7 +249,57 @@ def test_an_adopted_template_signal_resolves_as_the_trade_models_label(spx):
         got = _outcome(record.add(pid, "adopt")["id"])
         assert got["outcome"]["won"] == bool(labels["label"][j])
         assert got["outcome"]["exit_date"] == spx.index[int(labels["t1"][j])].date().isoformat()
-        assert got["outcome"]["return"] == pytest.approx(float(labels["ret"][j]), rel=1e-12)
+        assert got["outcome"]["gross_return"] == pytest.approx(float(labels["ret"][j]), rel=1e-12)
+        s = float(side[k])
+        fill = float(spx["open"].iloc[int(t[k]) + 1])
+        label_exit = fill * (1 + s * float(labels["ret"][j]))
+        assert got["outcome"]["return"] == pytest.approx(net(s, fill, label_exit), rel=1e-9, abs=1e-12)
+
+
+def test_close_only_trades_resolve_on_their_closes():
+    """AAPL (closes only, bundled from skfolio): adopted, own-level and passed trades resolve as the walk
+    over the closes says, net of costs, and stay open until the closes that decide them exist."""
+    aapl = load_bars("AAPL")
+    close = aapl["close"].to_numpy(np.float64)
+    a = close_atr_by_hand(close)
+    statuses, checked = set(), []
+    # time exits are rare on closes (2 ATR of close changes is soon crossed): add the first of each side
+    cases = [(t, "long" if i % 2 else "short") for i, t in enumerate(range(1200, 8200, 180))]
+    cases += [(next(t for t in range(1201, 8200) if expected_on_closes(close, t, sd, 2 * a[t], 2 * a[t])[0]
+                    == "timeout"), sd) for sd in ("short", "long")]
+    for i, (t, side) in enumerate(cases):
+        s = 1.0 if side == "long" else -1.0
+        pid = _trade(aapl, t, side, symbol="AAPL")
+        if i % 4 == 3:
+            entry = record.add(pid, "pass")
+            want = expected_on_closes(close, t, side, 2 * a[t], 2 * a[t])
+        elif i % 4 == 2:  # the user's own levels, as distances from the reference close
+            stop, target = close[t] - s * 1.5 * a[t], close[t] + s * 3.0 * a[t]
+            entry = record.add(pid, "adopt", stop=float(stop), target=float(target))
+            want = expected_on_closes(close, t, side, abs(target - close[t]), abs(close[t] - stop))
+        else:
+            entry = record.add(pid, "adopt")
+            want = expected_on_closes(close, t, side, 2 * a[t], 2 * a[t])
+        got = _outcome(entry["id"])
+        assert got["outcome"]["status"] == want[0], (t, side)
+        assert got["outcome"]["execution"] == "close-only"
+        assert got["outcome"]["fill"] == pytest.approx(close[t + 1], rel=1e-12)
+        assert got["outcome"]["exit_date"] == aapl.index[want[1]].date().isoformat()
+        assert got["outcome"]["gross_return"] == pytest.approx(want[3], rel=1e-9, abs=1e-12)
+        assert got["outcome"]["return"] == pytest.approx(want[2], rel=1e-9, abs=1e-12)
+        statuses.add(want[0])
+        checked.append((entry["id"], t, want))
+    assert statuses == {"won", "lost", "timeout"}
+    # point in time on closes: open while the deciding close is missing, resolved once it exists
+    entry_id, t, want = next(c for c in checked if c[2][0] != "timeout" and c[2][1] > c[1] + 2)
+    with as_of(aapl.index[want[1] - 1]):
+        assert _outcome(entry_id)["outcome"]["status"] == "open"
+    with as_of(aapl.index[want[1]]):
+        assert _outcome(entry_id)["outcome"]["status"] == want[0]
+    # before 14 close changes exist there is no ATR, so no barriers: open, saying why
+    early = record.add(_trade(aapl, 10, "long", symbol="AAPL"), "adopt")
+    assert early["status"] == "open"
+    assert "ATR(14) of closes" in _outcome(early["id"])["outcome"]["why"]
 
 
 def test_nothing_resolves_before_its_data_exists(spx, atr):
@@ -255,6 +369,9 @@ def test_report_adoption_outcomes_tests_and_calibration(spx, atr):
         mean = np.mean([w[2] for w in by_action[action]])
         assert out[key]["mean_return"]["estimate"] == pytest.approx(mean)
         assert out[key]["mean_return"]["ci95"] is not None
+    costs = f"{DEFAULT_COMMISSION_BPS:g} bp commission + {DEFAULT_SLIPPAGE_BPS:g} bp slippage per fill"
+    assert f"returns are net of costs ({costs}" in j["outcomes"]["basis"]
+    assert any(line.startswith(f"returns are net of costs: {costs}") for line in j["summary"])
     diff = j["outcomes"]["differences"]["adopted_vs_manual"]
     p = stats.ttest_ind([w[2] for w in by_action["adopt"]], [w[2] for w in by_action["manual"]],
                         equal_var=False).pvalue

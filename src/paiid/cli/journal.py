@@ -50,7 +50,7 @@ def render_journal(j: dict[str, Any]) -> None:
             "mean 95% CI": _ci(m.get("ci95")), "Sharpe/trade": s.get("estimate"),
             "Sharpe 95% CI": "" if not s.get("ci95") else f"{s['ci95'][0]:+.2f} to {s['ci95'][1]:+.2f}",
         })
-    table(f"outcomes (triple barrier, before costs){label}", out)
+    table(f"outcomes (triple barrier, returns net of costs){label}", out)
     diffs = [{"test": f"{d['a']} - {d['b']}", "win rate diff": _pct(d.get("win_rate_difference")),
               "p (z-test)": d.get("win_rate_p_value"), "return diff": _pct(d.get("return_difference")),
               "p (Welch)": d.get("return_p_value"),

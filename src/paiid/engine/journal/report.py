@@ -6,8 +6,10 @@
 * **Outcomes** of ML-adopted trades (`adopt`), trades of another listed template (`adopt_other`),
   manual trades and passed advice (what it would have earned), each with its win rate (Wilson interval),
   mean return and per-trade Sharpe (circular block bootstrap, block = n / effective sample size of the
-  returns in time order, because trades whose windows overlap are not independent). Differences are
-  tested with a two-proportion z-test (win rate) and Welch's t-test (mean return).
+  returns in time order, because trades whose windows overlap are not independent). Returns are net of
+  the backtester's default costs on both fills (`outcomes.COSTS`), so what adopted advice earned is what
+  a user would have kept; wins are the trade model's barrier hits. Differences are tested with a
+  two-proportion z-test (win rate) and Welch's t-test (mean return).
 * **Calibration** of the win probability the answer showed, against the outcome of the very trade it
   was shown for (adopted or passed, on the answer's side).
 
@@ -23,7 +25,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from paiid.backtest import DEFAULT_COMMISSION_BPS, DEFAULT_SLIPPAGE_BPS
 from paiid.engine.journal.facts import ADVICE_KINDS
+from paiid.engine.journal.outcomes import COSTS
 from paiid.metrics import (
     block_bootstrap,
     brier,
@@ -180,9 +184,11 @@ def _summary(rep: dict[str, Any]) -> list[str]:
         m, s = g["mean_return"], g["sharpe_per_trade"]
         lines.append(
             f"{key}: {g['resolved']} resolved trades ({g['open']} open), win rate {_pct(g['win_rate'])} "
-            f"({_ci(g['win_rate_ci'])}), mean return {_pct(m['estimate'])} per trade "
+            f"({_ci(g['win_rate_ci'])}), mean return {_pct(m['estimate'])} per trade net of costs "
             f"({_ci(m['ci95'])}), Sharpe per trade {s['estimate']:+.3f} ({_ci(s['ci95'], pct=False)})."
         )
+    if any(g["resolved"] for g in rep["outcomes"]["groups"].values()):
+        lines.append(f"returns are net of costs: {COSTS}; wins are the trade model's profit-barrier hits.")
     for d in rep["outcomes"]["differences"].values():
         if d["win_rate_p_value"] is None:
             lines.append(f"{d['a']} vs {d['b']}: no test yet ({d['note']}).")
@@ -219,9 +225,13 @@ def journal_section(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 for b in ("manual", "passed")
             },
             "basis": "triple-barrier outcome of each trade as the trade model labels its events (fill at the "
-                     "next open after the decision, stop/target at the journalled distances, "
-                     f"{HORIZON}-bar time barrier), returns before costs; a pass is what the advice it "
-                     "passed on would have earned; open trades are left out until their data exists",
+                     "next open after the decision, the next close on a close-only series; stop/target at "
+                     f"the journalled distances; {HORIZON}-bar time barrier); won/lost/timeout is the "
+                     f"label's, returns are net of costs ({COSTS}); a pass is what the advice it passed on "
+                     "would have earned, after the same costs; open trades are left out until their data "
+                     "exists",
+            "costs": {"commission_bps": DEFAULT_COMMISSION_BPS, "slippage_bps": DEFAULT_SLIPPAGE_BPS,
+                      "per": "fill", "fills": 2, "returns": "net"},
         },
         "calibration": _calibration(live),
     }
