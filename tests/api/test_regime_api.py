@@ -44,6 +44,7 @@ def test_date_answer_does_not_depend_on_later_data(server: Server) -> None:
     """The same request twice, and the day before: each answer is the one computed at its own close."""
     a = _get(server, symbol="SPX", date="2008-10-10").json()
     b = _get(server, symbol="SPX", date="2008-10-10").json()
+    assert b.pop("prediction_id") > a.pop("prediction_id")  # each answer is logged anew
     assert a == b
     prev = _get(server, symbol="SPX", date="2008-10-09").json()
     assert prev["as_of"].startswith("2008-10-09")

@@ -22,9 +22,9 @@ Why the bars are not loaded in the parent first (as the scan once did, to group 
 date): that read is serial and happens before the first row starts, about 15-30 ms of CPU per
 5,000-bar series from the store, so 15-30 s at 1,000 symbols (measured with `paiid bench --only
 scan-universe`'s data: 1.4-3.0 s of parent CPU for 100 symbols before, 0.02 s now). In the task it
-runs on every worker at once; the price is that the answer reads the bars a second time in the same
-task, because `orchestrator.recommendations` loads them itself. Small local scans stay in this
-process: its models are already in memory, while a fresh worker pays ~3 s of imports and ~1 s of
+runs on every worker at once, and the task hands the bars it read to `orchestrator.recommendations`
+(`bars=`), so each row reads its series once (reading it twice cost ~15% of a row). Small local scans
+stay in this process: its models are already in memory, while a fresh worker pays ~3 s of imports and ~1 s of
 model loading before its first row.
 
 A symbol that cannot be answered (too little history, missing columns, bad data: any `PaiidError`)
@@ -40,6 +40,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+import pandas as pd
 
 from paiid.data import available_symbols, load_bars, normalise_symbol, require_history
 from paiid.data.repository import parse_timestamp
@@ -179,19 +181,21 @@ def _row_task(task: tuple[str, str | None, bool]) -> dict[str, Any] | None:
     and `load_models` is False (module level: it runs in worker processes)."""
     sym, date, load_models = task
     try:
+        bars = None
         if not load_models:
             bars = load_bars(sym, end=date)
             require_history(bars, orch.MIN_BARS, f"a scan row for {sym}{f' as of {date}' if date else ''}")
             if orch.served_models(bars, train=False) is None:
                 return None
-        return row(sym, date)
+        return row(sym, date, bars=bars)
     except PaiidError as exc:
         return error_row(sym, exc)
 
 
-def row(symbol: str, date: str | None = None) -> dict[str, Any]:
-    """The scan row of one symbol: read off its combined answer (not logged, see the module docstring)."""
-    a = orch.recommendations(symbol, date, None, log_prediction=False)
+def row(symbol: str, date: str | None = None, *, bars: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The scan row of one symbol: read off its combined answer (not logged, see the module docstring).
+    `bars`: its `load_bars(symbol, end=date)` when the caller has them (read once per row, not twice)."""
+    a = orch.recommendations(symbol, date, None, log_prediction=False, bars=bars)
     return row_from_answer(a)
 
 

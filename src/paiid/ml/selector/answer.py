@@ -91,14 +91,13 @@ def recommend_answer(
     shared.require_defined(f"a strategy recommendation for {symbol}", model.feature_names_, x)
     feat_regime = str(ctx.regime[-1])
     shown_regime, conf = _served_regime(regime_model, shared, ctx)
-    proba = model.predict_proba(x[None, :])[0]
+    proba, drivers = model.proba_and_drivers(x)  # the forests asked once for both
     typicality = model.typicality_.assess(x)
     factor = float(typicality["confidence_factor"])
     if factor < 1.0:
         proba = factor * proba + (1.0 - factor) / proba.size
     exp = model.expectations(x, feat_regime)
     stand_aside, stand_aside_reason, lower = verdict(exp, model.templates_, model.horizon, model.step)
-    drivers = model.drivers(x)
     recs = []
     for j, tid in enumerate(model.templates_):
         names = [n for n, _ in drivers[j]]

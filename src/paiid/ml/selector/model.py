@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from paiid.data.splits import calibration_cv
 from paiid.errors import BadInput
+from paiid.ml.base import classifier_proba
 from paiid.ml.context import HORIZON, REGIME_FEATURES, REGIMES, TEMPLATES
 from paiid.ml.selector.dataset import STEP, SelectorDataset
 from paiid.ml.typicality import Typicality
@@ -177,9 +178,10 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
     # -------------------------------------------------------------------------------------- predict
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated probability of each template being the best one; rows sum to 1."""
+        """Calibrated probability of each template being the best one; rows sum to 1. (scikit-learn's
+        numbers through `paiid.ml.base.classifier_proba`, without its per-tree dispatch.)"""
         check_is_fitted(self)
-        p = np.asarray(self.model_.predict_proba(np.asarray(X, dtype=np.float64)), dtype=np.float64)
+        p = np.asarray(classifier_proba(self.model_, np.asarray(X, dtype=np.float64)), dtype=np.float64)
         if p.shape[1] != len(self.classes_):  # a class absent from training: give it zero
             full = np.zeros((p.shape[0], len(self.classes_)))
             full[:, np.asarray(self.model_.classes_, dtype=np.int64)] = p
@@ -229,6 +231,16 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
     def drivers(self, x: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:
         """Per template, the features whose value raised its probability most (occlusion against the
         training median; the regime columns are one group)."""
+        return self.proba_and_drivers(x, top)[1]
+
+    def proba_and_drivers(self, x: np.ndarray, top: int = 3
+                          ) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+        """(`predict_proba` of the one row `x`, `drivers(x, top)`) from one forest call.
+
+        Why: the occlusion rows start with `x` itself, and a forest answers each row on its own (the
+        same leaves, the same sums), so that first row is exactly `predict_proba(x[None, :])[0]`; an
+        answer that wants both need not ask the forests twice.
+        """
         check_is_fitted(self)
         x = np.asarray(x, np.float64)
         names = self.feature_names_
@@ -246,7 +258,7 @@ class StrategySelector(ClassifierMixin, BaseEstimator):
         for j in range(len(self.templates_)):
             order = np.argsort(-delta[:, j], kind="stable")
             out.append([(groups[g][0], float(delta[g, j])) for g in order[:top] if delta[g, j] > 0])
-        return out
+        return p[0], out
 
 
 def selector_for(ds: SelectorDataset, *, kind: str, n_estimators: int, seed: int) -> StrategySelector:

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from paiid.data.splits import calibration_cv
 from paiid.errors import BadInput, NotEnoughHistory
+from paiid.ml.base import classifier_proba
 from paiid.ml.context import TEMPLATES
 from paiid.ml.tradeprob.dataset import TradeDataset
 from paiid.ml.tradeprob.labels import HORIZON, PROFIT_ATR, STOP_ATR
@@ -198,9 +199,10 @@ class TradeProbModel(ClassifierMixin, BaseEstimator):
 
     def forest_proba(self, X: np.ndarray) -> np.ndarray:
         """P(win) of the forest (or the sigmoid-calibrated forest) before shrinkage: its ranking is
-        what the out-of-sample AUC of the model itself measures, even when the blend weight is 0."""
+        what the out-of-sample AUC of the model itself measures, even when the blend weight is 0.
+        (scikit-learn's numbers through `paiid.ml.base.classifier_proba`, without its per-tree dispatch.)"""
         check_is_fitted(self)
-        return np.asarray(self.model_.predict_proba(np.asarray(X, np.float64)), np.float64)[:, 1]
+        return np.asarray(classifier_proba(self.model_, np.asarray(X, np.float64)), np.float64)[:, 1]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         p = self.forest_proba(X)
