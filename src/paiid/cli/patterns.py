@@ -20,9 +20,18 @@ def _render(p: dict[str, Any]) -> None:
         }
         for r in p["patterns"]
     ])
-    console.print("conf: scorer's probability of target before stop; hist: that type's success rate over "
-                  "outcomes resolved before the model's refit date (none below 30 cases); base: random "
-                  "entries within ±126 bars at the same multiples of ATR; edge: hist - base")
+    if p.get("data") == "close-only":  # chart patterns on closes, no candles, no scorer: say so
+        console.print(f"note: {escape(p['symbol'])} is a close-only series: chart patterns "
+                      f"{escape(str(p.get('chart_patterns')))}")
+        console.print(f"candlesticks: {escape(str(p.get('candlesticks')))}")
+        console.print(f"conf: none ({escape(str(p.get('confidence_note')))}); hist: that type's success rate "
+                      "over this symbol's own close-only detections resolved by the as-of date (none below "
+                      "30 cases); base: random entries within ±126 bars at the same multiples of the ATR of "
+                      "closes; edge: hist - base")
+    else:
+        console.print("conf: scorer's probability of target before stop; hist: that type's success rate over "
+                      "outcomes resolved before the model's refit date (none below 30 cases); base: random "
+                      "entries within ±126 bars at the same multiples of ATR; edge: hist - base")
     for r in p["patterns"]:
         if r.get("success_rate_note"):
             console.print(f"{escape(r['type'])}: {escape(str(r['success_rate_note']))}")

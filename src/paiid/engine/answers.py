@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from paiid.backtest import get_strategy
-from paiid.data import BEYOND_CLOSE, load_bars, normalise_symbol, require_columns
+from paiid.data import BEYOND_CLOSE, CLOSE_ONLY, load_bars, normalise_symbol, real_columns, require_columns
 from paiid.engine.tracking import log_served
 from paiid.engine.vintages import describe, serving
 from paiid.errors import NotEnoughHistory, PaiidError
@@ -80,12 +80,19 @@ def patterns(symbol: str, date: str | None = None, timeframe: str = "daily", *,
              user_id: str | None = None) -> dict[str, Any]:
     """`paiid patterns` / `GET /api/ml/detect-patterns`: patterns confirmed recently, as of `date`."""
     sym = normalise_symbol(symbol)
-    require_columns(sym, BEYOND_CLOSE, f"pattern detection for {sym}")
+    close_only = real_columns(sym) == CLOSE_ONLY  # chart patterns on closes, no scorer (see below)
+    if not close_only:
+        require_columns(sym, BEYOND_CLOSE, f"pattern detection for {sym}")
     bars = load_bars(sym, end=date)
     n_bars = len(ml_patterns.to_timeframe(bars, timeframe))
     if n_bars < ml_patterns.MIN_BARS:
         raise NotEnoughHistory(f"pattern detection for {sym} on {timeframe} bars", ml_patterns.MIN_BARS,
                                n_bars)
+    if close_only:  # the scorer is fitted on OHLCV detections: not loaded (nor trained) for a close-only one
+        answer = ml_patterns.patterns_answer(None, bars, sym, timeframe)
+        answer["model"] = None
+        answer["prediction_id"] = log_served("pattern", sym, answer, user_id=user_id)
+        return answer
     model, info = serving("pattern_scorer", bars)
     answer = ml_patterns.patterns_answer(model, bars, sym, timeframe)
     answer["model"] = describe(info)

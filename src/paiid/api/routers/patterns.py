@@ -17,7 +17,8 @@ router = APIRouter(tags=["patterns"])
 class Pattern(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str = Field(..., description="e.g. double_top, head_and_shoulders, candle_engulfing")
-    confidence: float = Field(..., description="Scorer's probability that the target comes before the stop.")
+    confidence: float | None = Field(..., description="Scorer's probability that the target comes before "
+                                     "the stop; null on a close-only series (see `confidence_note`).")
     signal: str = Field(..., description="bullish, bearish or neutral")
     target_price: float | None
     stop_loss: float | None

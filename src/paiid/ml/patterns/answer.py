@@ -2,6 +2,12 @@
 
 The caller cuts the bars at the requested date; everything here only looks at those bars, so the answer
 for a date equals the answer on data that ends there.
+
+A close-only series (index levels, adjusted closes: `paiid.backtest.strategies.is_close_only`) gets an
+answer of its own shape (`"data": "close-only"`): chart patterns found on its closes (`scan.close_view`),
+no candlestick (a note says why), no scorer confidence or typicality (the scorer is fitted on OHLCV
+detections, so its numbers would describe other data), and success rates from the symbol's own resolved
+close-only detections within the bars given (`own_rate_table`), so still point in time.
 """
 
 from __future__ import annotations
@@ -11,15 +17,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from paiid.backtest.strategies import is_close_only
 from paiid.data import timeframe_of
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.features import build_features
 from paiid.ml.context import AnswerContext
-from paiid.ml.patterns.baseline import MATCH_WINDOW
+from paiid.ml.patterns.baseline import MATCH_WINDOW, matched_random_rate
 from paiid.ml.patterns.detection import Detection
-from paiid.ml.patterns.outcomes import HORIZON
-from paiid.ml.patterns.rates import MIN_RESOLVED_CASES
-from paiid.ml.patterns.scan import context_matrix, design_matrix, scan, typicality_inputs
+from paiid.ml.patterns.outcomes import HORIZON, detection_outcomes, random_entry_rate
+from paiid.ml.patterns.rates import MIN_RESOLVED_CASES, rate_block
+from paiid.ml.patterns.scan import (
+    CANDLES_NEED,
+    ScanResult,
+    close_view,
+    context_matrix,
+    design_matrix,
+    scan,
+    typicality_inputs,
+)
+from paiid.ml.patterns.scorer import _table
 
 #: Fewest bars a scan is meaningful on (ATR warm-up plus room for a few swings).
 MIN_BARS = 100
@@ -27,6 +43,19 @@ MIN_BARS = 100
 RECENT_BARS = 20
 #: Candlesticks on this many last bars are reported.
 CANDLE_BARS = 1
+
+#: The data model a close-only answer names (the backtest's `CLOSE_ONLY_MODEL` spelling).
+CLOSE_ONLY_DATA = "close-only"
+#: Why a close-only answer has no confidence: said on the answer and on every row.
+NOT_SCORED = ("the pattern scorer (confidence, typicality) and its success-rate tables are fitted on OHLCV "
+              "detections; not applied to a close-only series")
+#: How close-only chart patterns are found, in the answer's words.
+ON_CLOSES = ("found on closes: each bar's high and low taken as its close (the close-only backtest's "
+             "convention), swings on the ATR of closes (Wilder's average of absolute close changes); "
+             "entries, targets and stops are closes and outcomes are checked on closes")
+#: Random draws per detection and seed of the own-history baselines (`dataset.symbol_dataset`'s defaults,
+#: so a close-only rate is counted the way the scorer's tables are).
+OWN_DRAWS, OWN_SEED = 10, 0
 
 _RULES = {"hourly": "1h", "daily": "1D", "weekly": "W-FRI"}
 _ORDER = ["15min", "hourly", "daily", "weekly"]
@@ -62,12 +91,18 @@ def _row(
     d: Detection, bars: pd.DataFrame, model: Any, symbol: str, timeframe: str, p: float, factor: float,
 ) -> dict[str, Any]:
     rate = model.success_rate(d.type, d.kind, symbol)
+    conf = {"confidence": p * factor, "model_confidence": p, "typicality_factor": factor}
+    return _detection_row(d, bars, rate, timeframe, conf)
+
+
+def _detection_row(
+    d: Detection, bars: pd.DataFrame, rate: dict[str, Any], timeframe: str, conf: dict[str, Any],
+) -> dict[str, Any]:
+    """One `patterns` row: the detection, its confidence keys (`conf`) and its type's rate (`rate`)."""
     return {
         "type": d.type,
         "kind": d.kind,
-        "confidence": p * factor,
-        "model_confidence": p,
-        "typicality_factor": factor,
+        **conf,
         "signal": d.signal,
         "target_price": d.target,
         "stop_loss": d.stop,
@@ -126,6 +161,11 @@ def recent_detections(
     """(chart patterns confirmed in the last `recent_bars`, candlesticks on the last `candle_bars`)."""
     n = len(bars)
     res = scan(bars, candles_since=max(0, n - candle_bars))
+    return _recent(res, recent_bars, candle_bars)
+
+
+def _recent(res: ScanResult, recent_bars: int, candle_bars: int) -> tuple[list[Detection], list[Detection]]:
+    n = len(res.bars)
     chart = [d for d in res.detections if d.kind == "chart" and d.confirm >= n - recent_bars]
     candles = [d for d in res.detections if d.kind == "candle" and d.confirm >= n - candle_bars]
     return chart, candles
@@ -152,6 +192,8 @@ def patterns_answer(
     tf = (timeframe or "").strip().lower() if tf_bars is not bars else native_timeframe(bars, timeframe)
     if len(tf_bars) < MIN_BARS:
         raise NotEnoughHistory(f"pattern detection on {tf} bars", MIN_BARS, len(tf_bars))
+    if is_close_only(bars):  # `model` is not used: see `close_only_answer`
+        return close_only_answer(tf_bars, symbol, tf, recent_bars=recent_bars)
     chart, candles = recent_detections(tf_bars, recent_bars=recent_bars, candle_bars=candle_bars)
     scored = chart + [d for d in candles if d.direction != 0]
     native = tf_bars is bars
@@ -177,4 +219,79 @@ def patterns_answer(
         "indecision_candles": neutral,
         "typicality": typicality,
         "success_rates": _rates_block(model, tf_bars.index[-1]),
+    }
+
+
+def own_rate_table(res: ScanResult) -> tuple[dict[str, list[float]], str | None]:
+    """The symbol's own success-rate table from a scan of all its bars up to the as-of date: per type,
+    the `scorer._table` row of its directional detections whose outcome resolved within those bars (on
+    the scan's close view for a close-only series), and the date the last counted outcome became known.
+
+    Point in time by construction: the bars end at the as-of date, and unresolved detections are left
+    out, never counted as failures, exactly as `dataset.symbol_dataset` counts them for the scorer."""
+    dets = [d for d in res.detections if d.direction != 0]
+    if res.close_only:
+        h, lo, c = close_view(res.bars)
+    else:
+        h, lo, c = (res.bars[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close"))
+    y, resolved = detection_outcomes(h, lo, dets)
+    keep = np.flatnonzero(~np.isnan(y))
+    if not len(keep):
+        return {}, None
+    rnd = random_entry_rate(h, lo, c, dets, draws=OWN_DRAWS, seed=OWN_SEED)
+    mat = matched_random_rate(h, lo, c, res.atr, dets, draws=OWN_DRAWS, seed=OWN_SEED)
+    table = _table([dets[i].type for i in keep], y[keep], rnd[keep], mat[keep])
+    return table, _date(res.bars, int(resolved[keep].max()))
+
+
+def _own_rate(table: dict[str, list[float]], type_: str, as_of: str, scope: str) -> dict[str, Any]:
+    """`PatternScorer.success_rate`'s keys from an own table (withheld below `MIN_RESOLVED_CASES`)."""
+    n, s, rnd, rnd_n, mat, mat_n = table.get(type_, [0.0] * 6)
+    block = rate_block(n, s, mat, mat_n, through=as_of)
+    return {**block, "rate": block["success_rate"], "cases": int(n), "scope": scope,
+            "random_entry_rate": rnd / rnd_n if rnd_n else None}
+
+
+def close_only_answer(
+    tf_bars: pd.DataFrame, symbol: str, timeframe: str, *, recent_bars: int = RECENT_BARS,
+) -> dict[str, Any]:
+    """The answer for a close-only series as of the last of `tf_bars` (see the module docstring).
+
+    Rows keep the OHLCV rows' keys so every reader works; `confidence`, `model_confidence` and
+    `typicality_factor` are null with `confidence_note`, and the success rate is the symbol's own
+    (`own_rate_table`) rather than the scorer's tables, which count OHLCV detections whose stops and
+    targets were checked on highs and lows: a different trade from one checked on closes."""
+    res = scan(tf_bars, close_only=True)
+    chart, _ = _recent(res, recent_bars, 0)
+    as_of = tf_bars.index[-1].isoformat()
+    table, through = own_rate_table(res)
+    scope = f"{symbol}'s own close-only chart detections resolved by {as_of[:10]}"
+    conf = {"confidence": None, "model_confidence": None, "typicality_factor": None,
+            "confidence_note": NOT_SCORED}
+    rows = [_detection_row(d, tf_bars, _own_rate(table, d.type, as_of, scope), timeframe, conf)
+            for d in chart if d.direction != 0]
+    rows.sort(key=lambda r: (r["bars_since_confirmation"], r["type"]))
+    return {
+        "symbol": symbol,
+        "as_of": as_of,
+        "timeframe": timeframe,
+        "data": CLOSE_ONLY_DATA,
+        "patterns": rows,
+        "indecision_candles": [],
+        "chart_patterns": ON_CLOSES,
+        "candlesticks": f"skipped: {symbol} is close-only ({CANDLES_NEED})",
+        "confidence_note": NOT_SCORED,
+        "typicality": None,
+        "success_rates": {
+            "resolved_through": through,
+            "point_in_time": True,
+            "min_resolved_cases": MIN_RESOLVED_CASES,
+            "scope": "this symbol's own close-only history up to the as-of date",
+            "counted": f"{symbol}'s chart detections whose outcome (target before stop within "
+                       f"{HORIZON['chart']} bars, checked on closes) resolved by the as-of date; unresolved "
+                       "ones are left out, not counted as failures",
+            "baseline": f"random entries within {MATCH_WINDOW} bars of each detection, same side and "
+                        "horizon, target and stop at the same multiples of the ATR of closes at entry, "
+                        "checked on closes",
+        },
     }

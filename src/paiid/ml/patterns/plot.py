@@ -1,4 +1,5 @@
-"""`paiid patterns --plot FILE.html`: a self-contained plotly candlestick chart with the patterns drawn.
+"""`paiid patterns --plot FILE.html`: a self-contained plotly candlestick chart with the patterns drawn
+(a line of closes for a close-only series, whose patterns carry no scorer confidence).
 
 The HTML embeds plotly.js (no CDN), so it opens offline.
 """
@@ -22,14 +23,19 @@ def patterns_figure(bars: pd.DataFrame, answer: dict[str, Any], *, window: int =
     for p in answer["patterns"]:
         first = min(first, pd.Timestamp(p["start_date"]))
     view = bars.loc[first:]
-    fig = go.Figure(go.Candlestick(
-        x=view.index, open=view["open"], high=view["high"], low=view["low"], close=view["close"],
-        name="price",
-    ))
+    if answer.get("data") == "close-only":  # no open, high or low to draw a candle with: the closes
+        fig = go.Figure(go.Scatter(x=view.index, y=view["close"], mode="lines", name="close",
+                                   line={"color": "#404040", "width": 1}))
+    else:
+        fig = go.Figure(go.Candlestick(
+            x=view.index, open=view["open"], high=view["high"], low=view["low"], close=view["close"],
+            name="price",
+        ))
     last = view.index[-1]
     for p in answer["patterns"]:
         colour = _COLOURS[p["signal"]]
-        label = f"{p['type']} ({p['signal']}, conf {p['confidence']:.2f})"
+        conf = "no scorer" if p["confidence"] is None else f"conf {p['confidence']:.2f}"
+        label = f"{p['type']} ({p['signal']}, {conf})"
         # The swing points of the pattern itself (the trend-in swing before `start_date` is context only).
         pts = [pt for pt in p["points"] if pt["date"] >= p["start_date"]]
         xs = [pt["date"] for pt in pts]

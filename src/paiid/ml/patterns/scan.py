@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from paiid.backtest.strategies import is_close_only
 from paiid.features import build_features
 from paiid.ml.patterns.candidate import ChartParams
 from paiid.ml.patterns.candles import scan_candles
@@ -23,17 +24,49 @@ CONTEXT = DIRECTIONAL + list(CENTRED) + UNSIGNED
 FEATURES = GEOMETRY + [f"ctx_{c}" for c in CONTEXT] + ["is_candle"]
 
 
+#: Why a close-only scan has no candlesticks (the answer's note names the symbol before it).
+CANDLES_NEED = "candlestick patterns need open, high and low"
+
+
 @dataclass
 class ScanResult:
-    """Detections (chart patterns and candles, by confirmation bar) and what they were found on."""
+    """Detections (chart patterns and candles, by confirmation bar) and what they were found on.
+
+    `close_only`: the bars were a close-only series, scanned on their close view (see `scan`): chart
+    patterns only, `atr` the ATR of closes."""
 
     detections: list[Detection]
     bars: pd.DataFrame
     atr: np.ndarray
+    close_only: bool = False
 
 
-def scan(bars: pd.DataFrame, params: ChartParams | None = None, *, candles_since: int = 0) -> ScanResult:
-    """Every pattern in `bars`; each detection only uses bars up to its confirmation bar."""
+def close_view(bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(high, low, close) of a close-only series as the backtest's close-only variant sees it
+    (`paiid.backtest.strategies.execution_arrays`): each bar's high and low are its close. One convention
+    for the whole engine, so the swings' ATR is Wilder's average of absolute close changes, breakouts and
+    invalidations are closes, and targets and stops come out in close terms."""
+    c = np.ascontiguousarray(bars["close"].to_numpy(dtype=np.float64))
+    return c, c, c
+
+
+def scan(
+    bars: pd.DataFrame, params: ChartParams | None = None, *, candles_since: int = 0,
+    close_only: bool | None = None,
+) -> ScanResult:
+    """Every pattern in `bars`; each detection only uses bars up to its confirmation bar.
+
+    A close-only series (`close_only`, by default `is_close_only(bars)`) is scanned for chart patterns on
+    its close view (`close_view`) and for no candlestick: a candle is the relation of open, high, low and
+    close, which flat bars do not have (TA-Lib would call every flat bar a doji)."""
+    if close_only is None:
+        close_only = is_close_only(bars)
+    if close_only:
+        h, lo, c = close_view(bars)
+        atr = causal_atr(h, lo, c)
+        dets = scan_chart(h, lo, c, params, atr=atr)
+        dets.sort(key=lambda d: (d.confirm, d.kind != "chart", d.type))
+        return ScanResult(dets, bars, atr, close_only=True)
     o, h, lo, c = (bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close"))
     atr = causal_atr(h, lo, c)
     dets = scan_chart(h, lo, c, params, atr=atr)
