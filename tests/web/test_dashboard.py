@@ -22,11 +22,6 @@ from paiid.engine.orchestrator import ab_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 REGIMES = {"trending bullish", "trending bearish", "ranging", "high volatility"}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 #: An as-of date whose 250-bar SPX window holds chart patterns and candlesticks (a pattern-free
@@ -77,20 +72,6 @@ def server(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     assert out.returncode == 0, out.stderr
     with serve(home) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_dashboard_shows_regime_strategies_and_chart(server: Server, browser, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_dashboard import CHROMIUM, CHROMIUM_ARGS  # the same Debian chromium, same flags
 
 from paiid.bench.api import Server, linked_home, serve
 
@@ -30,20 +29,6 @@ def server(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     home = linked_home(trained, tmp_path_factory.mktemp("journal-dashboard-home"))
     with serve(home, env={"PAIID_API_KEY": KEY}) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _journal(server: Server) -> list[dict]:
