@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from bt_helpers import assert_same_closed_trades
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -133,15 +134,7 @@ def test_ma_cross_matches_backtesting_py_on_the_flat_frame() -> None:
     bars = load_bars("AAPL", start="2005-01-01", end="2014-12-31")
     ours = run_backtest(bars, "trend-following-ma-cross", SMA_PARAMS, **SMA_KW)
     peer = backtesting_py_sma_cross(flat_ohlcv(bars), 10, 20, 0.002)
-    closed = ours.trades[~ours.trades["is_open"]].reset_index(drop=True)
-    pt = peer["_trades"].reset_index(drop=True)
-    assert len(closed) == len(pt) == int(peer["# Trades"]) > 50
-    assert (closed["entry_date"].to_numpy() == pd.to_datetime(pt["EntryTime"]).to_numpy()).all()
-    assert (closed["exit_date"].to_numpy() == pd.to_datetime(pt["ExitTime"]).to_numpy()).all()
-    np.testing.assert_allclose(closed["entry_price"], pt["EntryPrice"], rtol=1e-12)
-    np.testing.assert_allclose(closed["exit_price"], pt["ExitPrice"], rtol=1e-12)
-    np.testing.assert_array_equal(np.where(closed["side"] == "long", 1, -1) * closed["units"], pt["Size"])
-    np.testing.assert_allclose(closed["pnl"], pt["PnL"], rtol=1e-9, atol=1e-6)
+    assert len(assert_same_closed_trades(ours, peer)) > 50
     assert ours.metrics["final_equity"] == pytest.approx(float(peer["Equity Final [$]"]), abs=0.01)
 
 

@@ -21,8 +21,8 @@ strategy here closes the position before reversing; it then makes 93 trades and 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from bt_helpers import assert_same_closed_trades
 
 from paiid.backtest import run_backtest
 from paiid.bench.backtest import SMA_KW, SMA_PARAMS, backtesting_py_sma_cross
@@ -45,15 +45,9 @@ def test_known_reference_numbers(both):
 
 def test_same_trades(both):
     _, ours, peer = both
-    closed = ours.trades[~ours.trades["is_open"]].reset_index(drop=True)
+    closed = assert_same_closed_trades(ours, peer)
+    assert len(closed) == 93
     pt = peer["_trades"].reset_index(drop=True)
-    assert len(closed) == len(pt) == 93
-    assert (closed["entry_date"].to_numpy() == pd.to_datetime(pt["EntryTime"]).to_numpy()).all()
-    assert (closed["exit_date"].to_numpy() == pd.to_datetime(pt["ExitTime"]).to_numpy()).all()
-    np.testing.assert_allclose(closed["entry_price"], pt["EntryPrice"], rtol=1e-12)
-    np.testing.assert_allclose(closed["exit_price"], pt["ExitPrice"], rtol=1e-12)
-    np.testing.assert_array_equal(np.where(closed["side"] == "long", 1, -1) * closed["units"], pt["Size"])
-    np.testing.assert_allclose(closed["pnl"], pt["PnL"], rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(closed["return"], pt["ReturnPct"], rtol=1e-9, atol=1e-12)
     # our one extra row is the trade backtesting.py leaves open at the end
     assert ours.trades["is_open"].sum() == 1 and len(ours.trades) == 94

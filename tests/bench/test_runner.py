@@ -11,7 +11,9 @@ from paiid.bench import api, runner
 from paiid.bench.api import paiid_command
 
 #: The order of the report's sections (README → Results, Speed).
-REPORT_ORDER = ["features", "backtest", "regime", "patterns", "vintages", "scan", "universe", "api", "optimize", "data"]
+REPORT_ORDER = [
+    "features", "backtest", "regime", "patterns", "vintages", "scan", "universe", "api", "optimize", "data",
+]
 
 
 def _area(fn) -> str:

@@ -9,12 +9,12 @@ its 95% CI, and the per-symbol table adds up to the pooled rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from report_walk import estimates
 
 from paiid.data import load_bars, real_columns
 from paiid.features import CLOSE_ONLY_FEATURES, SCALE_FREE, build_features
@@ -105,24 +105,13 @@ def test_features_at_t_do_not_change_when_later_bars_change(universe, dataset) -
     assert not np.allclose(dataset.X[after[ja >= 0]], other.X[ja[ja >= 0]])
 
 
-def _intervals(node: Any, path: str = "") -> Iterator[tuple[str, dict]]:
-    if isinstance(node, dict):
-        if "estimate" in node:
-            yield path, node
-        for k, v in node.items():
-            yield from _intervals(v, f"{path}.{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _intervals(v, f"{path}[{i}]")
-
-
 def test_report_has_intervals_beside_every_edge_and_adds_up(dataset, preds) -> None:
     report = score(dataset, preds)
     for m in MODELS:
         s = report["models"][m]
         assert {"buy_and_hold", "best_fixed_before"} <= set(s["sharpe_margins"])
         assert s["accuracy_lift"]["baseline"] is not None
-    found = list(_intervals(report))
+    found = list(estimates(report))
     assert len(found) >= 3 * 3 + 4 + len(SYMBOLS) * 3 * 2
     for path, iv in found:
         assert iv["ci95"] is not None and iv["p_value"] is not None, path

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from report_walk import estimates
 
 from paiid.ml.panel import universe_bars
 from paiid.ml.panel.trade import (
@@ -118,21 +119,9 @@ def test_base_rates_come_from_training_rows_only(ds, fits) -> None:
     assert differs > 0
 
 
-def _intervals(node, path="report"):
-    """Every (path, dict) in the report that states an estimate."""
-    if isinstance(node, dict):
-        if "estimate" in node:
-            yield path, node
-        for k, v in node.items():
-            yield from _intervals(v, f"{path}.{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _intervals(v, f"{path}[{i}]")
-
-
 def test_report_has_intervals_beside_every_edge(report) -> None:
     json.dumps(report, allow_nan=False)  # JSON-friendly
-    found = list(_intervals(report))
+    found = list(estimates(report))
     assert len(found) > 3 * len(SYMBOLS)
     for path, iv in found:
         assert iv["ci95"] is not None and len(iv["ci95"]) == 2, path

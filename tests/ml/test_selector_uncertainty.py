@@ -15,7 +15,7 @@ from paiid.ml.selector import OutOfSample, StrategySelector, build_dataset, reco
 from paiid.ml.selector.edge import verdict
 from paiid.ml.selector.significance import by_date, rotation_null, significance
 from paiid.ml.selector.summary import sentences
-from paiid.ml.selector.validation import _bars_per_year, cross_validate, selection_returns, summarize
+from paiid.ml.selector.validation import bars_per_year_of, cross_validate, selection_returns, summarize
 
 AS_OF = "2016-06-30"
 
@@ -110,7 +110,7 @@ def test_typicality_flags_a_crash_and_lowers_confidence_but_not_ordinary_bars(ds
 
 def test_rotation_null_random_choices_are_not_significant_an_oracle_is(ds) -> None:
     rows = np.arange(len(ds) - 900, len(ds))
-    bpy = _bars_per_year(ds)
+    bpy = bars_per_year_of(ds)
     ps = []
     for seed in range(4):
         rng = np.random.default_rng(seed)

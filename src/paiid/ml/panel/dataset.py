@@ -18,7 +18,7 @@ import pandas as pd
 from paiid.errors import BadInput
 from paiid.ml.context import HORIZON, TEMPLATES, SymbolContext, build_context, feature_matrix, feature_names
 from paiid.ml.panel.universe import INDEX_SYMBOL, PANEL_FEATURES
-from paiid.ml.selector.dataset import SelectorDataset, _symbol_rows
+from paiid.ml.selector.dataset import SelectorDataset, symbol_rows
 from paiid.progress import track
 
 #: Decision dates every STEP bars (the SPX + GOOG selector uses 5; 10 halves the overlap of the 20-bar
@@ -75,7 +75,7 @@ def build_panel_dataset(
         X_all = feature_matrix(ctx, templates, features=PANEL_FEATURES, regime=False)
         if cross_sectional:
             X_all = np.column_stack([X_all, xs[s]])
-        rows, ties = _symbol_rows(ctx, X_all, horizon, step, templates)
+        rows, ties = symbol_rows(ctx, X_all, horizon, step, templates)
         if rows["y"].size:
             parts.append(rows)
         dropped += ties

@@ -20,9 +20,9 @@ from paiid.data.splits import embargo_rows
 from paiid.errors import BadInput
 from paiid.metrics import block_bootstrap, effective_sample_size, sharpe
 from paiid.ml.selector.dataset import SelectorDataset
-from paiid.ml.selector.significance import _margin
-from paiid.ml.selector.summary import _ci, _p, _verdict
-from paiid.ml.selector.validation import _bars_per_year, selection_returns
+from paiid.ml.selector.significance import sharpe_margin
+from paiid.ml.selector.summary import ci_text, p_text, verdict_text
+from paiid.ml.selector.validation import bars_per_year_of, selection_returns
 
 MODELS = ("pooled", "held_out_symbols", "per_symbol")
 MODEL_NOTES = {
@@ -82,8 +82,8 @@ def _model_scores(ds: SelectorDataset, rows: np.ndarray, p: Mapping[str, np.ndar
                        "best_fixed_before": float(np.prod(1 + fx_p) - 1),
                        "unit": "total return of the daily equal-weight portfolio over the test dates"},
         "sharpe_margins": {
-            "buy_and_hold": _margin(ml_p, bh_p, bpy, ds.horizon, seed),
-            "best_fixed_before": {**_margin(ml_p, fx_p, bpy, ds.horizon, seed),
+            "buy_and_hold": sharpe_margin(ml_p, bh_p, bpy, ds.horizon, seed),
+            "best_fixed_before": {**sharpe_margin(ml_p, fx_p, bpy, ds.horizon, seed),
                                   "note": "the template with the best Sharpe on the model's own "
                                           "training rows"},
         },
@@ -115,7 +115,7 @@ def score(ds: SelectorDataset, preds: Mapping[str, Any], *, seed: int = 0) -> di
     if rows.size < 2:
         raise BadInput("the panel is too short for a walk-forward evaluation of three models")
     excluded = np.flatnonzero(in_window & ~predicted)
-    bpy = _bars_per_year(ds)
+    bpy = bars_per_year_of(ds)
     bh = _daily(ds, rows, _buy_and_hold(ds, rows))
     models, daily, hits = {}, {}, {}
     for m in MODELS:
@@ -129,7 +129,7 @@ def score(ds: SelectorDataset, preds: Mapping[str, Any], *, seed: int = 0) -> di
     for a in ("pooled", "held_out_symbols"):
         diffs[f"{a}_minus_per_symbol"] = {
             "accuracy": _lift(hits[a], hits["per_symbol"], row_block, seed),
-            "sharpe": _margin(port[a], port["per_symbol"], bpy, ds.horizon, seed),
+            "sharpe": sharpe_margin(port[a], port["per_symbol"], bpy, ds.horizon, seed),
         }
     one = embargo_rows(ds.horizon, 1, ds.step)
     y = ds.y[rows]
@@ -146,7 +146,7 @@ def score(ds: SelectorDataset, preds: Mapping[str, Any], *, seed: int = 0) -> di
             r, b = daily[m][sym][both].to_numpy(), bh[sym][both].to_numpy()
             entry[m] = {"accuracy_lift": _lift(hits[m][sel], maj, one, seed),
                         "sharpe": sharpe(r, bpy, axis=0),
-                        "sharpe_margin_buy_and_hold": _margin(r, b, bpy, ds.horizon, seed)}
+                        "sharpe_margin_buy_and_hold": sharpe_margin(r, b, bpy, ds.horizon, seed)}
         table.append(entry)
     names, counts = np.unique(ds.symbol[excluded].astype(str), return_counts=True)
     return {"rows": int(rows.size), "excluded_rows": int(excluded.size),
@@ -159,7 +159,7 @@ def score(ds: SelectorDataset, preds: Mapping[str, Any], *, seed: int = 0) -> di
 
 def _acc(iv: Mapping[str, Any]) -> str:
     return (f"{100 * iv['ml']:.1f}% vs {100 * iv['baseline']:.1f}%, lift {100 * iv['estimate']:+.1f} points, "
-            f"{_ci(iv, 100, 1)}, {_p(iv)}, {_verdict(iv)}")
+            f"{ci_text(iv, 100, 1)}, {p_text(iv)}, {verdict_text(iv)}")
 
 
 def sentences(report: Mapping[str, Any]) -> list[str]:
@@ -178,15 +178,15 @@ def sentences(report: Mapping[str, Any]) -> list[str]:
         bh, fx = s["sharpe_margins"]["buy_and_hold"], s["sharpe_margins"]["best_fixed_before"]
         out.append(f"{label}: accuracy {_acc(s['accuracy_lift'])}; Sharpe {s['sharpe']['ml']:.2f} vs "
                    f"buy-and-hold {s['sharpe']['buy_and_hold']:.2f} (margin {bh['estimate']:+.2f}, "
-                   f"{_ci(bh)}, {_verdict(bh)}) and vs the best template chosen on its training rows "
-                   f"{s['sharpe']['best_fixed_before']:.2f} (margin {fx['estimate']:+.2f}, {_ci(fx)}, "
-                   f"{_verdict(fx)})")
+                   f"{ci_text(bh)}, {verdict_text(bh)}) and vs the best template chosen on its training rows "
+                   f"{s['sharpe']['best_fixed_before']:.2f} (margin {fx['estimate']:+.2f}, {ci_text(fx)}, "
+                   f"{verdict_text(fx)})")
     pv = d["pooled_minus_per_symbol"]
     beats = pv["accuracy"]["significant"] and pv["accuracy"]["estimate"] > 0
     out.append(
         f"does pooling beat per-symbol models? accuracy difference {100 * pv['accuracy']['estimate']:+.1f} "
-        f"points ({_ci(pv['accuracy'], 100, 1)}, {_p(pv['accuracy'])}), Sharpe difference "
-        f"{pv['sharpe']['estimate']:+.2f} ({_ci(pv['sharpe'])}, {_p(pv['sharpe'])}): "
+        f"points ({ci_text(pv['accuracy'], 100, 1)}, {p_text(pv['accuracy'])}), Sharpe difference "
+        f"{pv['sharpe']['estimate']:+.2f} ({ci_text(pv['sharpe'])}, {p_text(pv['sharpe'])}): "
         + ("yes in accuracy, significantly" if beats else
            "no significant difference" if not pv["accuracy"]["significant"] else
            "no: per-symbol models are significantly more accurate")

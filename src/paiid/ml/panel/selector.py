@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.base import clone
+from sklearn.utils.parallel import Parallel, delayed  # joblib through scikit-learn (a declared dependency)
 
 from paiid.data.splits import PurgedGroupWalkForward, PurgedWalkForward, embargo_rows, label_end_within
 from paiid.ml.context import HORIZON
@@ -56,8 +56,8 @@ from paiid.ml.panel.dataset import CROSS_SECTIONAL, STEP, build_panel_dataset
 from paiid.ml.panel.report import MODELS, score, sentences
 from paiid.ml.selector.dataset import SelectorDataset
 from paiid.ml.selector.model import StrategySelector
-from paiid.ml.selector.significance import _fixed_before
-from paiid.ml.selector.validation import MIN_TRAIN_SHARE, N_SPLITS, _bars_per_year
+from paiid.ml.selector.significance import fixed_template_before
+from paiid.ml.selector.validation import MIN_TRAIN_SHARE, N_SPLITS, bars_per_year_of
 from paiid.progress import track
 
 __all__ = ["CROSS_SECTIONAL", "MODELS", "build_panel_dataset", "evaluate", "fit_panel_selector",
@@ -124,7 +124,7 @@ def panel_predictions(ds: SelectorDataset, *, seed: int = 0, n_estimators: int =
     them (what the tests check: a held-out symbol never in its model's training rows). `window` is
     each row's walk-forward window (-1 outside every test window)."""
     time_cv, group_cv = splitters(ds, seed, n_splits, n_group_folds)
-    bpy = _bars_per_year(ds)
+    bpy = bars_per_year_of(ds)
     n, k = len(ds), len(ds.templates)
     le = ds.label_end_rows
     est = panel_model(ds, n_estimators=n_estimators, seed=seed)
@@ -153,7 +153,7 @@ def panel_predictions(ds: SelectorDataset, *, seed: int = 0, n_estimators: int =
         o = out[model]
         o["pred"][te] = pred
         o["majority"][te] = int(np.argmax(np.bincount(ds.y[tr], minlength=k)))
-        o["fixed_before"][te] = _fixed_before(ds, tr, bpy)
+        o["fixed_before"][te] = fixed_template_before(ds, tr, bpy)
         o["fits"].append((tr, te))
     return {**out, "window": window, "windows": windows}
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.base import clone
+from sklearn.utils.parallel import Parallel, delayed  # joblib through scikit-learn (a declared dependency)
 
 from paiid.data.splits import PurgedGroupWalkForward, PurgedWalkForward, embargo_rows, label_end_within
 from paiid.features import indicators as ind

@@ -35,7 +35,7 @@ from paiid.ml.patterns.scan import (
     scan,
     typicality_inputs,
 )
-from paiid.ml.patterns.scorer import _table
+from paiid.ml.patterns.scorer import rate_table
 
 #: Fewest bars a scan is meaningful on (ATR warm-up plus room for a few swings).
 MIN_BARS = 100
@@ -224,7 +224,7 @@ def patterns_answer(
 
 def own_rate_table(res: ScanResult) -> tuple[dict[str, list[float]], str | None]:
     """The symbol's own success-rate table from a scan of all its bars up to the as-of date: per type,
-    the `scorer._table` row of its directional detections whose outcome resolved within those bars (on
+    the `scorer.rate_table` row of its directional detections whose outcome resolved within those bars (on
     the scan's close view for a close-only series), and the date the last counted outcome became known.
 
     Point in time by construction: the bars end at the as-of date, and unresolved detections are left
@@ -240,7 +240,7 @@ def own_rate_table(res: ScanResult) -> tuple[dict[str, list[float]], str | None]
         return {}, None
     rnd = random_entry_rate(h, lo, c, dets, draws=OWN_DRAWS, seed=OWN_SEED)
     mat = matched_random_rate(h, lo, c, res.atr, dets, draws=OWN_DRAWS, seed=OWN_SEED)
-    table = _table([dets[i].type for i in keep], y[keep], rnd[keep], mat[keep])
+    table = rate_table([dets[i].type for i in keep], y[keep], rnd[keep], mat[keep])
     return table, _date(res.bars, int(resolved[keep].max()))
 
 

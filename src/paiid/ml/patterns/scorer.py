@@ -105,10 +105,10 @@ class PatternScorer:
         mat = np.asarray(matched_rate if matched_rate is not None else nan, dtype=np.float64)
         self.base_rate_ = float(y.mean()) if len(y) else 0.5
         self.kind_rate_ = {k: float(y[np.array(kinds) == k].mean()) for k in sorted(set(kinds))}
-        self.type_table_ = _table(types, y, rnd, mat)
+        self.type_table_ = rate_table(types, y, rnd, mat)
         sym = np.array(symbols)
         self.symbol_tables_ = {
-            s: _table([t for t, ss in zip(types, symbols, strict=True) if ss == s], y[sym == s],
+            s: rate_table([t for t, ss in zip(types, symbols, strict=True) if ss == s], y[sym == s],
                       rnd[sym == s], mat[sym == s])
             for s in sorted(set(symbols))
         }
@@ -153,7 +153,7 @@ class PatternScorer:
         return 1.0 / (1.0 + np.exp(-(Z @ self.coef_ + self.intercept_)))
 
 
-def _table(types: list[str], y: np.ndarray, rnd: np.ndarray, mat: np.ndarray) -> dict[str, list[float]]:
+def rate_table(types: list[str], y: np.ndarray, rnd: np.ndarray, mat: np.ndarray) -> dict[str, list[float]]:
     """type -> [cases, successes, random sum, random cases, matched sum, matched cases] as plain floats;
     a baseline that resolved for none of a detection's draws (NaN) is left out of its sums."""
     out: dict[str, list[float]] = {}

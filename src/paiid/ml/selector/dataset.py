@@ -129,7 +129,7 @@ def decision_positions(n: int, horizon: int, step: int, start: int = WARMUP) -> 
     return np.arange(start, last + 1, step, dtype=np.int64)
 
 
-def _symbol_rows(ctx: SymbolContext, X_all: np.ndarray, horizon: int, step: int,
+def symbol_rows(ctx: SymbolContext, X_all: np.ndarray, horizon: int, step: int,
                  templates: Sequence[str]) -> tuple[dict[str, np.ndarray], int]:
     """One symbol's rows (usable, non-tied decision dates) and how many tied windows were dropped."""
     score, total, mdd, asset_total = forward_scores(ctx, horizon, templates)
@@ -185,7 +185,7 @@ def build_dataset(
         ctxs[sym] = ctx
         if decision_positions(ctx.n, horizon, step).size == 0:
             continue
-        rows, ties = _symbol_rows(ctx, feature_matrix(ctx, templates, extra), horizon, step, templates)
+        rows, ties = symbol_rows(ctx, feature_matrix(ctx, templates, extra), horizon, step, templates)
         parts.append(rows)
         dropped += ties
     k = len(templates)

@@ -31,7 +31,7 @@ import numpy as np
 from paiid.backtest.metrics import max_drawdown
 from paiid.metrics import block_bootstrap, effective_sample_size, sharpe
 from paiid.ml.selector.dataset import SelectorDataset
-from paiid.ml.selector.validation import _bars_per_year, _pooled, asset_returns, selection_returns
+from paiid.ml.selector.validation import _pooled, asset_returns, bars_per_year_of, selection_returns
 
 #: Circular shifts of the model's choice sequence in the rotation null.
 ROTATIONS = 200
@@ -56,14 +56,14 @@ def by_date(ds: SelectorDataset, rows: np.ndarray, per_symbol: dict[str, np.ndar
     return np.concatenate(vals)[order]
 
 
-def _margin(a: np.ndarray, b: np.ndarray, bpy: float, block: int, seed: int) -> dict[str, Any]:
+def sharpe_margin(a: np.ndarray, b: np.ndarray, bpy: float, block: int, seed: int) -> dict[str, Any]:
     """Sharpe(a) - Sharpe(b) of aligned per-bar series with its block-bootstrap interval."""
     iv = block_bootstrap(lambda x, y: sharpe(x, bpy, axis=0) - sharpe(y, bpy, axis=0), a, b,
                          block=block, seed=seed)
     return iv.as_dict()
 
 
-def _fixed_before(ds: SelectorDataset, train: np.ndarray, bpy: float) -> int:
+def fixed_template_before(ds: SelectorDataset, train: np.ndarray, bpy: float) -> int:
     """The template with the best Sharpe on a fold's training rows (what was knowable at its start)."""
     k = len(ds.templates)
     sh = [sharpe(_pooled(selection_returns(ds, train, np.full(train.size, j))), bpy, axis=0)
@@ -81,7 +81,7 @@ def fold_table(ds: SelectorDataset, cv: dict[str, Any], bpy: float) -> tuple[lis
     for f, info in enumerate(cv["folds"]):
         hi = lo + int(info["test_rows"])
         sel, ch = rows[lo:hi], pred[lo:hi]
-        j = _fixed_before(ds, cv["train_index"][f], bpy)
+        j = fixed_template_before(ds, cv["train_index"][f], bpy)
         before[lo:hi] = j
         ml = by_date(ds, sel, selection_returns(ds, sel, ch))
         bh = by_date(ds, sel, asset_returns(ds, sel))
@@ -146,7 +146,7 @@ def stand_aside_report(ds: SelectorDataset, cv: dict[str, Any], bpy: float, bloc
         "stood_aside_share": float(aside.mean()) if aside.size else 0.0,
         "oos_sharpe": {"with_stand_aside": sharpe(a, bpy, axis=0), "without": sharpe(b, bpy, axis=0)},
         "max_drawdown": {"with_stand_aside": _drawdown(with_sa), "without": _drawdown(without)},
-        "sharpe_difference": _margin(a, b, bpy, block, seed),
+        "sharpe_difference": sharpe_margin(a, b, bpy, block, seed),
     }
 
 
@@ -154,7 +154,7 @@ def significance(ds: SelectorDataset, cv: dict[str, Any], *, seed: int = 0) -> d
     """The uncertainty keys of the selector report (see the module docstring)."""
     rows, pred = cv["rows"], cv["pred"]
     y = cv["y"][rows]
-    bpy = _bars_per_year(ds)
+    bpy = bars_per_year_of(ds)
     n_sym = len(dict.fromkeys(ds.symbol[rows]))
     row_block = ds.embargo_rows()
     bar_block = ds.horizon * n_sym
@@ -186,10 +186,10 @@ def significance(ds: SelectorDataset, cv: dict[str, Any], *, seed: int = 0) -> d
         "accuracy_lift": {**lift, "ml": float(hit.mean()), "majority": float(maj.mean()),
                           "unit": "share of decisions (0.07 = 7 points)"},
         "sharpe_margins": {
-            "buy_and_hold": _margin(ml, bh, bpy, bar_block, seed),
-            "best_fixed_before": {**_margin(ml, before, bpy, bar_block, seed),
+            "buy_and_hold": sharpe_margin(ml, bh, bpy, bar_block, seed),
+            "best_fixed_before": {**sharpe_margin(ml, before, bpy, bar_block, seed),
                                   "note": "the template with the best Sharpe on each fold's training rows"},
-            "best_fixed_hindsight": {**_margin(ml, fixed[hindsight], bpy, bar_block, seed),
+            "best_fixed_hindsight": {**sharpe_margin(ml, fixed[hindsight], bpy, bar_block, seed),
                                      "template": ds.templates[hindsight],
                                      "note": "reference only: chosen on the test period itself"},
             "rotation": rotation_null(ds, rows, pred, bpy),

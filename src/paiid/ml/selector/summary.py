@@ -15,24 +15,25 @@ import numpy as np
 from paiid.metrics import sharpe
 
 
-def _verdict(iv: Mapping[str, Any]) -> str:
+def verdict_text(iv: Mapping[str, Any]) -> str:
     return "significant" if iv.get("significant") else "not significant"
 
 
-def _ci(iv: Mapping[str, Any], scale: float = 1.0, digits: int = 2) -> str:
+def ci_text(iv: Mapping[str, Any], scale: float = 1.0, digits: int = 2) -> str:
     ci = iv.get("ci95")
     if not ci:
         return "no interval (too few rows)"
     return f"95% CI [{scale * ci[0]:.{digits}f}, {scale * ci[1]:.{digits}f}]"
 
 
-def _p(iv: Mapping[str, Any]) -> str:
+def p_text(iv: Mapping[str, Any]) -> str:
     p = iv.get("p_value")
     return "p n/a" if p is None else f"p = {p:.3f}"
 
 
 def _margin(label: str, iv: Mapping[str, Any]) -> str:
-    return f"Sharpe margin over {label}: {iv['estimate']:+.2f}, {_ci(iv)}, {_p(iv)}, {_verdict(iv)}"
+    return (f"Sharpe margin over {label}: {iv['estimate']:+.2f}, {ci_text(iv)}, {p_text(iv)}, "
+            f"{verdict_text(iv)}")
 
 
 def _fold_sentence(report: Mapping[str, Any], series: Mapping[str, Any], bpy: float) -> str | None:
@@ -58,7 +59,8 @@ def sentences(report: Mapping[str, Any], series: Mapping[str, Any] | None = None
     if lift:
         out.append(
             f"top-1 accuracy {100 * lift['ml']:.1f}% vs the majority class {100 * lift['majority']:.1f}%: "
-            f"lift {100 * lift['estimate']:+.1f} points, {_ci(lift, 100, 1)}, {_p(lift)}, {_verdict(lift)}"
+            f"lift {100 * lift['estimate']:+.1f} points, {ci_text(lift, 100, 1)}, {p_text(lift)}, "
+            f"{verdict_text(lift)}"
         )
     eff = report.get("effective_decisions")
     if eff:
@@ -90,7 +92,8 @@ def sentences(report: Mapping[str, Any], series: Mapping[str, Any] | None = None
         out.append(
             f"stand-aside rule: flat on {100 * sa['stood_aside_share']:.0f}% of decisions; Sharpe "
             f"{sa['oos_sharpe']['with_stand_aside']:.2f} vs {sa['oos_sharpe']['without']:.2f} without "
-            f"(difference {d['estimate']:+.2f}, {_ci(d)}, {_p(d)}, {_verdict(d)}); worst drawdown "
+            f"(difference {d['estimate']:+.2f}, {ci_text(d)}, {p_text(d)}, {verdict_text(d)}); "
+            "worst drawdown "
             f"{100 * dd['with_stand_aside']['worst']:.0f}% vs {100 * dd['without']['worst']:.0f}%"
         )
     if series is not None:

@@ -182,7 +182,7 @@ def _pooled(per_symbol: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(list(per_symbol.values())) if per_symbol else np.zeros(0)
 
 
-def _bars_per_year(ds: SelectorDataset) -> float:
+def bars_per_year_of(ds: SelectorDataset) -> float:
     vals = [bars_per_year(c.bars.index) for c in ds.contexts.values()]
     return float(np.median(vals)) if vals else 252.0
 
@@ -193,7 +193,7 @@ def trading_scores(
     """OOS Sharpe of following the ML choice vs random, best fixed template (hindsight), buy-and-hold."""
     # every Sharpe here is taken along axis 0 (numpy's mean and std; see `paiid.metrics.sharpe`)
     rows, pred = cv["rows"], cv["pred"]
-    bpy = _bars_per_year(ds)
+    bpy = bars_per_year_of(ds)
     k = len(ds.templates)
     ml = selection_returns(ds, rows, pred)
     rng = np.random.default_rng(seed)
