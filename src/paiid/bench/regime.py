@@ -26,6 +26,8 @@ from paiid.ml.regime.realdata import agreement, yearly_refit_labels
 JUMP_PENALTIES = (5.0, 15.0, 30.0)
 #: EWMA half-lives of the peer's downside-deviation and Sortino features.
 HALF_LIVES = (5, 10, 21)
+#: What issue 14 quotes for the peer (Shu, Mulvey et al.): SPX month-ends labelled bear.
+PEER_PUBLISHED = {"2000-2002 decline": "100%", "autumn 2008": "100%", "2004-2006 bull": "14-31%"}
 
 
 def _hmmlearn_peer(model: RegimeDetector, z: np.ndarray) -> GaussianHMM:
@@ -181,6 +183,10 @@ def bench_regime_vs_jump_model() -> list[BenchResult]:
             peer_s=peer_s, ratio=peer_s / ours_s,
             target="at least the peer's bearish month-end share in 2000-02 and autumn 2008, less in 2004-06",
             meets_target=declines_ok and bull_ok,
-            details={"ours": ours_rep, "peer": peer_rep},
+            # which half of the target fails, when one does: under these point-in-time refits the peer
+            # labels no SPX 2004-06 month-end bearish (its published 14-31 % come from other fits), so
+            # "less in 2004-06" cannot be met by any labeller while it is at 0 %
+            details={"ours": ours_rep, "peer": peer_rep, "declines_met": declines_ok,
+                     "bull_years_met": bull_ok, "peer_published": PEER_PUBLISHED},
         ))
     return rows

@@ -86,8 +86,9 @@ def regime_answer(
             "trend_strength": "ADX(14), 0-100; above 25 is usually read as a trend",
             "confidence": "forward-filtered probability of the reported regime (uses no later bar), "
                           "times typicality.confidence_factor",
-            "detail": "volatile_bear, bear_market_range, bear_trend, volatile_bull, volatile_whipsaw, "
-                      "bull_pullback, range, bull_trend or bear_market_rally (see paiid.ml.regime.market)",
+            "detail": "volatile_bear, bear_market_range, bear_market_rally, bear_trend, volatile_bull, "
+                      "volatile_whipsaw, bull_pullback, range, bull_trend or recovery "
+                      "(see paiid.ml.regime.market)",
             "recommended_strategies":
                 "families with a positive out-of-sample Sharpe in this regime, best first",
         },

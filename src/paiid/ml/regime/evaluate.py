@@ -26,12 +26,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from paiid.data import load_bars
+from paiid.errors import BadInput
 from paiid.features import WARMUP, build_features
 from paiid.ml.regime.episodes import index_episodes
 from paiid.ml.regime.model import RegimeDetector
@@ -199,16 +201,35 @@ _SUMMARY = ("accuracy", "naive_baseline_accuracy", "naive_with_ranging_band_accu
 FRESH_SEEDS = (10, 11, 12, 13, 14)
 
 
-def evaluate(seed: int = 0) -> dict[str, Any]:
-    """The `regime` part of `paiid evaluate` (out-of-sample only, baselines beside every score)."""
-    fresh = [synthetic_benchmark(s) for s in FRESH_SEEDS]
-    main = synthetic_benchmark(seed)
-    hmm = synthetic_benchmark(seed, method="hmm")
-    realistic = synthetic_benchmark(seed, specs=REALISTIC_SPECS)
+#: The report keys that `evaluate(real_data=False)` leaves out.
+REAL_DATA_KEYS = ("real_data", "index_episodes", "close_only_variant")
+
+
+def evaluate(seed: int = 0, *, fresh_seeds: Sequence[int] = FRESH_SEEDS, real_data: bool = True,
+             n_train: int = N_TRAIN, n_test: int = N_TEST, n_bars: int = N_BARS) -> dict[str, Any]:
+    """The `regime` part of `paiid evaluate` (out-of-sample only, baselines beside every score).
+
+    `paiid evaluate` always runs the defaults. The keywords exist so that a test can check how the
+    report is put together without paying for all of it (the full run takes minutes; its numbers are
+    tested piece by piece at full size): `fresh_seeds` chooses the fresh seeds re-measured,
+    ``real_data=False`` leaves out `REAL_DATA_KEYS` (yearly point-in-time refits on SPX, GOOG and the
+    index, most of the run time, tested in tests/ml/test_regime_market.py and
+    tests/ml/test_regime_close_only.py), and `n_train`/`n_test`/`n_bars` size every synthetic
+    benchmark (`synthetic.series` in the report says which size was used)."""
+    fresh_seeds = tuple(int(s) for s in fresh_seeds)
+    if not fresh_seeds:
+        raise BadInput("evaluate needs at least one fresh seed")
+    size = {"n_train": int(n_train), "n_test": int(n_test), "n_bars": int(n_bars)}
+    fresh = [synthetic_benchmark(s, **size) for s in fresh_seeds]
+    main = synthetic_benchmark(seed, **size)
+    hmm = synthetic_benchmark(seed, method="hmm", **size)
+    realistic = synthetic_benchmark(seed, specs=REALISTIC_SPECS, **size)
     eps = episode_shares(seed)
-    real = real_data_report(("SPX", "GOOG"), seed=seed)
-    index = index_episodes(seed=seed)
-    close_only = close_only_variant(seed, main, realistic, real)
+    real: dict[str, Any] = {}
+    if real_data:
+        rd = real_data_report(("SPX", "GOOG"), seed=seed)
+        real = {"real_data": rd, "index_episodes": index_episodes(seed=seed),
+                "close_only_variant": close_only_variant(seed, main, realistic, rd)}
     report = {
         "synthetic_accuracy": main["accuracy"],
         "synthetic_accuracy_served": main["served_accuracy"],
@@ -216,7 +237,7 @@ def evaluate(seed: int = 0) -> dict[str, Any]:
         "naive_with_ranging_band_accuracy": main["naive_with_ranging_band_accuracy"],
         "synthetic": main,
         "synthetic_fresh_seeds": {
-            "seeds": list(FRESH_SEEDS),
+            "seeds": list(fresh_seeds),
             "accuracy": [r["accuracy"] for r in fresh],
             "naive_with_ranging_band_accuracy": [r["naive_with_ranging_band_accuracy"] for r in fresh],
             "min_accuracy": min(r["accuracy"] for r in fresh),
@@ -226,9 +247,7 @@ def evaluate(seed: int = 0) -> dict[str, Any]:
         "synthetic_realistic_strength": {k: realistic[k] for k in _SUMMARY},
         "episodes": eps["SPX"],
         "episodes_goog": eps["GOOG"],
-        "real_data": real,
-        "index_episodes": index,
-        "close_only_variant": close_only,
+        **real,  # the same keys, in the same place, as before the keyword existed
         "method": "kmeans (default); hmm reported beside it",
     }
     report["summary"] = summary(report)
@@ -247,8 +266,10 @@ def close_only_variant(seed: int, main: dict[str, Any], realistic: dict[str, Any
                        real: dict[str, Any]) -> dict[str, Any]:
     """The close-only detector beside the range detector's already computed `main` and `realistic`
     synthetic benchmarks and `real` (SPX, GOOG) report: same series, seeds and yearly refits."""
-    syn = synthetic_benchmark(seed, volatility="close")
-    syn_r = synthetic_benchmark(seed, volatility="close", specs=REALISTIC_SPECS)
+    n = main["series"]  # the same size as `main`'s series
+    size = {"n_train": n["train"], "n_test": n["held_out"], "n_bars": n["bars_each"]}
+    syn = synthetic_benchmark(seed, volatility="close", **size)
+    syn_r = synthetic_benchmark(seed, volatility="close", specs=REALISTIC_SPECS, **size)
     rd = real_data_report(tuple(real["symbols"]), seed=seed, volatility="close")
     return {
         "what": "RegimeDetector(volatility='close'): the volatility input from 20-bar close-to-close "
@@ -270,9 +291,10 @@ def summary(report: dict[str, Any]) -> list[str]:
            f"{pct(report['synthetic_accuracy'])} of bars (label-tuned naive rule: "
            f"{pct(report['naive_with_ranging_band_accuracy'])}; fresh seeds at least "
            f"{pct(report['synthetic_fresh_seeds']['min_accuracy'])}); the served label, which calls the "
-           f"generator's falling high-volatility stretches volatile bears, matches on "
+           f"generator's falling high-volatility stretches volatile bears and keeps the rallies after "
+           f"a deep fall bearish until repaired, matches on "
            f"{pct(report['synthetic_accuracy_served'])}."]
-    for sym, r in report["real_data"]["symbols"].items():
+    for sym, r in report.get("real_data", {}).get("symbols", {}).items():
         bear, bull = r["criterion_bear"], r["criterion_bull"]
         if bear["days"] and bull["days"]:
             out.append(f"{sym}, refitted every year-end: {pct(bear['share_labelled_bearish'])} of the "
