@@ -129,7 +129,7 @@ def render_results(evaluation: dict, bench: dict) -> str:
             lines.append(f"| served label (after the real-market layer), seed 0 | {fmt(reg.get('synthetic_accuracy_served'), True)} | — | — |")
         lines += ["", "The naive rules' thresholds are tuned on the training series' true labels (generous baselines); "
                   "ours never sees a label. The first rows score the detector's fitted state; the served label "
-                  "also calls the generator's falling high-volatility stretches volatile bears.", ""]
+                  "also calls the generator's falling high-volatility stretches volatile bears and keeps the rallies after a deep fall bearish until repaired (`paiid.ml.regime.market`).", ""]
         real = reg.get("real_data", {})
         if real.get("symbols"):
             crit = real.get("criteria", {})
@@ -200,6 +200,22 @@ def render_results(evaluation: dict, bench: dict) -> str:
                              f"{fmt(sh.get('best_fixed_before'))} | {fmt(bh.get('estimate'))} {ci_text(bh.get('ci95'))} | "
                              f"{fmt(bf.get('estimate'))} {ci_text(bf.get('ci95'))} |")
             lines.append("")
+            if any((usel["models"].get(k) or {}).get("stand_aside") for k in names):
+                lines += ["| panel strategy selector: timing and standing aside | Sharpe − its own choices rotated "
+                          "in time (95% CI, rotation p) | stood aside | Sharpe with stand-aside − without (95% CI) | "
+                          "worst drawdown with / without stand-aside (difference, 95% CI) |", "|---|---|---|---|---|"]
+                for key, label in names.items():
+                    m = usel["models"].get(key) or {}
+                    rot = (m.get("sharpe_margins") or {}).get("rotation") or {}
+                    riv, sa = rot.get("interval") or {}, m.get("stand_aside") or {}
+                    sd, dd = sa.get("sharpe_difference") or {}, sa.get("max_drawdown_difference") or {}
+                    mdd = sa.get("max_drawdown") or {}
+                    lines.append(f"| {label} | {fmt(rot.get('margin'))} {ci_text(riv.get('ci95'))}, "
+                                 f"p = {p_text(rot.get('p_value'))} | {fmt(sa.get('stood_aside_share'), True)} | "
+                                 f"{fmt(sd.get('estimate'))} {ci_text(sd.get('ci95'))} | "
+                                 f"{fmt(mdd.get('with_stand_aside'), True)} / {fmt(mdd.get('always_follow'), True)} "
+                                 f"({fmt(dd.get('estimate'), True)} {ci_text(dd.get('ci95'), True)}) |")
+                lines.append("")
         if utp.get("scores"):
             lines += [f"| panel trade win-probability ({fmt(utp.get('test_events'))} test events) | Brier | "
                       "training base rate's Brier | Brier skill (95% CI, p) | AUC (95% CI) |", "|---|---|---|---|---|"]

@@ -5,6 +5,18 @@ decision rows in date order (blocks of H bars' worth of rows, all symbols of tho
 Sharpe and net return of the daily equal-weight portfolio of the symbols following each model's
 choices, against buy-and-hold and the best template chosen on the model's training rows (blocks of H
 days); the pooled and held-out-symbol models minus the per-symbol models; and a per-symbol table.
+
+Two questions the OHLCV selector's report asks are asked here too, with the same code:
+
+* **the rotation null** (`paiid.ml.selector.significance.rotation_null`): the model's Sharpe against
+  its own choices circularly shifted in time within each symbol (how often and how persistently it
+  picks each template kept, only the timing broken), scored on the same daily portfolio, with a
+  paired block-bootstrap CI of the margin and the rotation's one-sided p-value;
+* **the stand-aside rule out of sample** (`paiid.ml.selector.edge`, verdicts from
+  `selector.panel_predictions`): the share of test decisions the served answer would stand aside on,
+  and the portfolio following the model but flat on those rows against always following it (Sharpe
+  and worst drawdown, each difference with its CI).
+
 Every interval is `paiid.metrics.block_bootstrap` (seeded).
 """
 
@@ -16,15 +28,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from paiid.backtest.metrics import max_drawdown
 from paiid.data.splits import embargo_rows
 from paiid.errors import BadInput
 from paiid.metrics import block_bootstrap, effective_sample_size, sharpe
 from paiid.ml.selector.dataset import SelectorDataset
-from paiid.ml.selector.significance import sharpe_margin
+from paiid.ml.selector.significance import rotation_null, sharpe_margin
 from paiid.ml.selector.summary import ci_text, p_text, verdict_text
 from paiid.ml.selector.validation import bars_per_year_of, selection_returns
 
 MODELS = ("pooled", "held_out_symbols", "per_symbol")
+#: Shifts of the rotation null (the OHLCV selector uses `significance.ROTATIONS` = 200): each shift
+#: re-runs `selection_returns` over the ~11,000 common test rows (about 0.15 s), so 200 shifts would
+#: add ~100 s to the study for three models; 50 still resolve p-values down to 1/51 (about 0.02).
+ROTATIONS = 50
 MODEL_NOTES = {
     "pooled": "one model on every symbol's rows before each window (PurgedWalkForward)",
     "held_out_symbols": "one model per (window, group fold) trained on the other symbols only, before "
@@ -60,6 +77,42 @@ def _buy_and_hold(ds: SelectorDataset, rows: np.ndarray) -> dict[str, np.ndarray
     return out
 
 
+def _portfolio(ds: SelectorDataset, rows: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """Daily returns of the equal-weight portfolio of the symbols following `choice` (a template index
+    per row of `rows`; `len(ds.templates)` = flat), the series every Sharpe here is taken of."""
+    return _daily(ds, rows, selection_returns(ds, rows, choice)).mean(axis=1).to_numpy()
+
+
+def _drawdowns(r: np.ndarray) -> np.ndarray:
+    """Worst drawdown (<= 0) of the equity curve of each column of per-bar returns (bars x columns)."""
+    return np.array([max_drawdown(np.cumprod(1.0 + c)) for c in np.asarray(r, np.float64).T])
+
+
+def _stand_aside(ds: SelectorDataset, rows: np.ndarray, pred: np.ndarray, aside: np.ndarray,
+                 ml_p: np.ndarray, bpy: float, seed: int) -> dict[str, Any]:
+    """Following the model but flat where the stand-aside rule says so, against always following it."""
+    sa_p = _portfolio(ds, rows, np.where(aside, len(ds.templates), pred))
+    dd = block_bootstrap(lambda a, b: _drawdowns(a) - _drawdowns(b), sa_p, ml_p, block=ds.horizon, seed=seed)
+    return {
+        "rule": "flat when no template's forward return over the 50 most similar training-row decision "
+                "dates clears zero by one standard error (paiid.ml.selector.edge, each model reading its "
+                "own training rows, all resolved before the window)",
+        "stood_aside_share": float(aside.mean()) if aside.size else 0.0,
+        "sharpe": {"with_stand_aside": sharpe(sa_p, bpy, axis=0), "always_follow": sharpe(ml_p, bpy, axis=0)},
+        "sharpe_difference": {**sharpe_margin(sa_p, ml_p, bpy, ds.horizon, seed),
+                              "note": "with stand-aside minus always following the model"},
+        "max_drawdown": {"with_stand_aside": float(_drawdowns(sa_p[:, None])[0]),
+                         "always_follow": float(_drawdowns(ml_p[:, None])[0]),
+                         "unit": "worst peak-to-trough fall of the daily equal-weight portfolio"},
+        "max_drawdown_difference": {**dd.as_dict(), "note": "with stand-aside minus always following "
+                                    "(both <= 0): > 0 means standing aside has the shallower worst drawdown; "
+                                    "a resample cuts falls longer than its H-day blocks, so the interval "
+                                    "is rough (resampled drawdowns run shallower than the path's)"},
+        "net_return": {"with_stand_aside": float(np.prod(1 + sa_p) - 1),
+                       "always_follow": float(np.prod(1 + ml_p) - 1)},
+    }
+
+
 def _model_scores(ds: SelectorDataset, rows: np.ndarray, p: Mapping[str, np.ndarray], bh: pd.DataFrame,
                   bpy: float, seed: int, preds_window: np.ndarray
                   ) -> tuple[dict[str, Any], pd.DataFrame, np.ndarray]:
@@ -86,7 +139,13 @@ def _model_scores(ds: SelectorDataset, rows: np.ndarray, p: Mapping[str, np.ndar
             "best_fixed_before": {**sharpe_margin(ml_p, fx_p, bpy, ds.horizon, seed),
                                   "note": "the template with the best Sharpe on the model's own "
                                           "training rows"},
+            "rotation": {**rotation_null(ds, rows, pred, bpy, ROTATIONS, block=ds.horizon, seed=seed,
+                                         series=lambda c: _portfolio(ds, rows, c)),
+                         "note": "its own choices circularly shifted in time within each symbol; margin = "
+                                 "ML minus the shifts' mean Sharpe, interval = paired block bootstrap, "
+                                 "p_value = one-sided share of shifts at least as good"},
         },
+        "stand_aside": _stand_aside(ds, rows, pred, p["stand_aside"][rows], ml_p, bpy, seed),
         "effective_decisions": {
             "rows": int(rows.size), "by_overlap": float(rows.size * ds.step / ds.horizon),
             "by_autocorrelation": effective_sample_size(outcome),
@@ -101,7 +160,9 @@ def _model_scores(ds: SelectorDataset, rows: np.ndarray, p: Mapping[str, np.ndar
     w = preds_window[rows]
     scores["windows"] = [{"window": int(k), "rows": int((w == k).sum()),
                           "accuracy": float(hit[w == k].mean()),
-                          "majority_baseline": float((maj == y)[w == k].mean())} for k in np.unique(w)]
+                          "majority_baseline": float((maj == y)[w == k].mean()),
+                          "stood_aside_share": float(p["stand_aside"][rows][w == k].mean())}
+                         for k in np.unique(w)]
     return scores, ml, hit
 
 
@@ -162,6 +223,46 @@ def _acc(iv: Mapping[str, Any]) -> str:
             f"{ci_text(iv, 100, 1)}, {p_text(iv)}, {verdict_text(iv)}")
 
 
+def _signed(iv: Mapping[str, Any] | None, better: str, worse: str) -> str:
+    """`better` / `worse` when the interval excludes 0 on that side, else "not significant"."""
+    if not iv or not iv.get("significant"):
+        return "not significant"
+    return better if iv["estimate"] > 0 else worse
+
+
+def _rotation_verdict(rot: Mapping[str, Any]) -> tuple[str, bool | None]:
+    """The rotation null's wording and whether the timing adds value (None: significantly worse).
+    Significant only when both the CI excludes 0 and the one-sided rotation p-value is below 0.05."""
+    iv = rot.get("interval")
+    if iv and iv.get("significant") and iv["estimate"] < 0:
+        return "significantly worse than its own choices rotated in time", None
+    if iv and iv.get("significant") and rot.get("significant"):
+        return "significant: the timing of its choices adds value", True
+    why = " (the CI spans 0)" if rot.get("significant") else ""
+    return f"not significant{why}: no evidence that the timing of its choices adds value", False
+
+
+def _rotation_sentence(label: str, rot: Mapping[str, Any]) -> str:
+    if rot.get("p_value") is None or not rot.get("interval"):
+        return f"{label}: too few rows a symbol for the rotation null"
+    iv = rot["interval"]
+    return (f"{label}: Sharpe {rot['ml']:.2f} vs {rot['null_mean']:.2f} for its own choices rotated in time "
+            f"({rot['shifts']} shifts): margin {rot['margin']:+.2f}, {ci_text(iv)}, rotation p = "
+            f"{rot['p_value']:.3f}, {_rotation_verdict(rot)[0]}")
+
+
+def _stand_aside_sentence(label: str, sa: Mapping[str, Any]) -> str:
+    d, dd = sa["sharpe_difference"], sa["max_drawdown_difference"]
+    sh, mdd = sa["sharpe"], sa["max_drawdown"]
+    return (f"{label}: the stand-aside rule would have stood aside on {100 * sa['stood_aside_share']:.0f}% "
+            f"of test decisions; Sharpe {sh['with_stand_aside']:.2f} with it vs {sh['always_follow']:.2f} "
+            f"always following the model (difference {d['estimate']:+.2f}, {ci_text(d)}, "
+            f"{_signed(d, 'significantly better', 'significantly worse')}), worst drawdown "
+            f"{100 * mdd['with_stand_aside']:.1f}% vs {100 * mdd['always_follow']:.1f}% "
+            f"(difference {100 * dd['estimate']:+.1f} points, {ci_text(dd, 100, 1)}, "
+            f"{_signed(dd, 'significantly shallower', 'significantly deeper')})")
+
+
 def sentences(report: Mapping[str, Any]) -> list[str]:
     """Plain answers from the report's own numbers: does pooling help, is there skill on unseen symbols."""
     m, d = report["models"], report["differences"]
@@ -181,6 +282,10 @@ def sentences(report: Mapping[str, Any]) -> list[str]:
                    f"{ci_text(bh)}, {verdict_text(bh)}) and vs the best template chosen on its training rows "
                    f"{s['sharpe']['best_fixed_before']:.2f} (margin {fx['estimate']:+.2f}, {ci_text(fx)}, "
                    f"{verdict_text(fx)})")
+    for k, label in names.items():
+        out.append("rotation null, " + _rotation_sentence(label, m[k]["sharpe_margins"]["rotation"]))
+    for k, label in names.items():
+        out.append("stand-aside out of sample, " + _stand_aside_sentence(label, m[k]["stand_aside"]))
     pv = d["pooled_minus_per_symbol"]
     beats = pv["accuracy"]["significant"] and pv["accuracy"]["estimate"] > 0
     out.append(
@@ -201,6 +306,10 @@ def sentences(report: Mapping[str, Any]) -> list[str]:
     skill = [name for name, iv in checks if iv["significant"] and iv["estimate"] > 0]
     worse = [name for name, iv in checks if iv["significant"] and iv["estimate"] < 0]
     lacking = [name for name, iv in checks if not iv["significant"]]
+    timing = "Sharpe over its own choices rotated in time"
+    if margins["rotation"].get("interval"):
+        adds = _rotation_verdict(margins["rotation"])[1]
+        (skill if adds else worse if adds is None else lacking).append(timing)
     out.append("skill on held-out symbols: " + (
         "significant in " + ", ".join(skill) if skill else "none significant")
         + ("; not significant: " + ", ".join(lacking) if lacking else "")

@@ -20,6 +20,12 @@ best Sharpe on that model's training rows, `best_fixed_before`) and a block-boot
 p-value (`paiid.metrics.block_bootstrap`; accuracy over decision rows in date order, blocks of H bars'
 worth of rows; Sharpe over the daily equal-weight portfolio of the symbols, blocks of H days).
 
+Each fitted model also gives, for every row it predicts, the served answer's stand-aside verdict
+(`paiid.ml.selector.edge.stand_aside_rows`), its expectations read from that model's own purged
+training rows (`OutOfSample`: realised outcomes all ended before the window), as the OHLCV
+selector's walk-forward does; the report scores following the model flat on those rows, and the
+model against its own choices rotated in time (`report`).
+
 Inputs per row (known at the close of t): `PANEL_FEATURES` (the scale-free features closes define),
 the four templates' positions and trailing risk-adjusted returns (`paiid.ml.context.template_state`,
 backtested with the close-only execution variant), and, with `cross_sectional=True`, the symbol's
@@ -35,8 +41,10 @@ Fixed hyperparameters (`HYPERPARAMETERS`), chosen for runtime before any score w
 every `STEP` = 10 bars, a random forest (balanced class weights, no calibration) of `N_ESTIMATORS`
 trees with `MIN_SAMPLES_LEAF` rows per leaf, 5 walk-forward windows after the first third of the rows,
 4 group folds dealt by a seeded permutation, fits spread over `N_JOBS` = 2 processes. The whole
-universe evaluates in 3.4 minutes on a 2-core machine shared with other jobs (load about 9; see the
-report's `runtime_s`).
+universe evaluated in 3.4 minutes on a 2-core machine shared with other jobs (load about 9; see the
+report's `runtime_s`) before the stand-aside verdicts: one `expectations` query a test row against up to
+~15,000 training rows (a few ms each, in the fit workers) for the pooled and held-out-symbol models
+roughly doubles the fits' time.
 """
 
 from __future__ import annotations
@@ -55,7 +63,8 @@ from paiid.ml.context import HORIZON
 from paiid.ml.panel.dataset import CROSS_SECTIONAL, STEP, build_panel_dataset
 from paiid.ml.panel.report import MODELS, score, sentences
 from paiid.ml.selector.dataset import SelectorDataset
-from paiid.ml.selector.model import StrategySelector
+from paiid.ml.selector.edge import stand_aside_rows
+from paiid.ml.selector.model import OutOfSample, StrategySelector
 from paiid.ml.selector.significance import fixed_template_before
 from paiid.ml.selector.validation import MIN_TRAIN_SHARE, N_SPLITS, bars_per_year_of
 from paiid.progress import track
@@ -120,16 +129,22 @@ def panel_predictions(ds: SelectorDataset, *, seed: int = 0, n_estimators: int =
     """Out-of-sample choices of the three models on every row each could predict.
 
     Per model: `pred`, `majority` and `fixed_before` (one value per row of `ds`, -1 where not
-    predicted) and `fits`: one (train rows, test rows) pair per fitted model, as the splitters gave
-    them (what the tests check: a held-out symbol never in its model's training rows). `window` is
-    each row's walk-forward window (-1 outside every test window)."""
+    predicted), `stand_aside` (the stand-aside verdict of `paiid.ml.selector.edge` for every predicted
+    row, False elsewhere) and `fits`: one (train rows, test rows) pair per fitted model, as the
+    splitters gave them (what the tests check: a held-out symbol never in its model's training rows).
+    `window` is each row's walk-forward window (-1 outside every test window).
+
+    The stand-aside verdict is the served answer's rule, point in time: each fitted model is handed
+    its own (purged) training rows' realised forward returns as the history its `expectations` read
+    (`OutOfSample`, as the OHLCV selector's `cross_validate` does), so a test row's verdict reads only
+    outcomes whose label ended before its window."""
     time_cv, group_cv = splitters(ds, seed, n_splits, n_group_folds)
     bpy = bars_per_year_of(ds)
     n, k = len(ds), len(ds.templates)
     le = ds.label_end_rows
     est = panel_model(ds, n_estimators=n_estimators, seed=seed)
     out = {m: {"pred": np.full(n, -1), "majority": np.full(n, -1), "fixed_before": np.full(n, -1),
-               "fits": []} for m in MODELS}
+               "stand_aside": np.zeros(n, bool), "fits": []} for m in MODELS}
     window = np.full(n, -1)
     windows = list(time_cv.split(ds.X, ds.y))
 
@@ -145,23 +160,34 @@ def panel_predictions(ds: SelectorDataset, *, seed: int = 0, n_estimators: int =
                 jobs.append(("per_symbol", tr_s, te_s, one_symbol))
     jobs += [("held_out_symbols", tr, te, ds.embargo_rows())
              for tr, te in group_cv.split(ds.X, ds.y, ds.symbol)]
-    tasks = (delayed(_fit_predict)(est, ds.X[tr], ds.y[tr], label_end_within(le, tr), emb, ds.X[te])
+    tasks = (delayed(_fit_predict)(est, ds.X[tr], ds.y[tr], label_end_within(le, tr), emb, ds.X[te],
+                                   _history(ds, tr), ds.regime[te])
              for _, tr, te, emb in jobs)
     results = Parallel(n_jobs=n_jobs)(tasks)
-    for (model, tr, te, _), pred in zip(track(jobs, "panel selector walk-forward") if progress else jobs,
-                                        results, strict=True):
+    for (model, tr, te, _), (pred, aside) in zip(
+            track(jobs, "panel selector walk-forward") if progress else jobs, results, strict=True):
         o = out[model]
         o["pred"][te] = pred
+        o["stand_aside"][te] = aside
         o["majority"][te] = int(np.argmax(np.bincount(ds.y[tr], minlength=k)))
         o["fixed_before"][te] = fixed_template_before(ds, tr, bpy)
         o["fits"].append((tr, te))
     return {**out, "window": window, "windows": windows}
 
 
+def _history(ds: SelectorDataset, train: np.ndarray) -> OutOfSample:
+    """A fold's training rows as the history the stand-aside rule reads: their features, realised
+    forward return and drawdown per template, and regime label (all resolved before the window)."""
+    return OutOfSample(ds.X[train], ds.fwd_return[train], ds.fwd_drawdown[train], ds.regime[train])
+
+
 def _fit_predict(est: StrategySelector, X: np.ndarray, y: np.ndarray, label_end: np.ndarray, embargo: int,
-                 X_test: np.ndarray) -> np.ndarray:
-    """One fold: a clone of `est` fitted on (X, y), its choices on X_test (a worker process's job)."""
-    return clone(est).fit(X, y, label_end=label_end, embargo=embargo).predict(X_test)
+                 X_test: np.ndarray, history: OutOfSample, regime_test: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """One fold (a worker process's job): a clone of `est` fitted on (X, y) with `history` as its
+    expectations' rows; its choices on X_test and the stand-aside verdict of each test row."""
+    model = clone(est).fit(X, y, label_end=label_end, embargo=embargo, oos=history)
+    return model.predict(X_test), stand_aside_rows(model, X_test, regime_test)
 
 
 def evaluate(bars_by_symbol: Mapping[str, pd.DataFrame], seed: int = 0, n_estimators: int = N_ESTIMATORS, *,

@@ -15,7 +15,8 @@ correlated series, a point score says little about whether an edge is real. This
   in date order (blocks of H bars x symbols, so the two symbols' same-day returns move together);
   and `rotation`: the ML Sharpe against its own choices circularly shifted in time against the outcomes
   (many shifts): a null that keeps how often and how persistently it picks each template and only
-  breaks the timing, the one thing a selector claims to add;
+  breaks the timing, the one thing a selector claims to add (the panel also asks for its interval,
+  `rotation_interval`);
 * `stand_aside`: following the ML but flat whenever the stand-aside rule (`edge`) says so, with each
   fold's rule reading only that fold's training rows (`cross_validate`), against following it always.
 
@@ -24,12 +25,13 @@ Every interval is `paiid.metrics.block_bootstrap` (seeded: the same report on ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from paiid.backtest.metrics import max_drawdown
-from paiid.metrics import block_bootstrap, effective_sample_size, sharpe
+from paiid.metrics import block_bootstrap, effective_sample_size, sharpe, sharpe_from_sums
 from paiid.ml.selector.dataset import SelectorDataset
 from paiid.ml.selector.validation import _pooled, asset_returns, bars_per_year_of, selection_returns
 
@@ -101,31 +103,69 @@ def fold_table(ds: SelectorDataset, cv: dict[str, Any], bpy: float) -> tuple[lis
 
 
 def rotation_null(ds: SelectorDataset, rows: np.ndarray, choice: np.ndarray, bpy: float,
-                  shifts: int = ROTATIONS) -> dict[str, Any]:
+                  shifts: int = ROTATIONS, *, series: Callable[[np.ndarray], np.ndarray] | None = None,
+                  block: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Sharpe of following `choice` against the same choices rotated in time within each symbol.
 
     Shifts run evenly from 2 x H/step rows (less would keep much of the alignment, since choices
     persist) to the shortest symbol's row count minus that. p-value: (1 + #null >= observed) /
-    (1 + shifts), one-sided: the question is whether the timing adds value."""
+    (1 + shifts), one-sided: the question is whether the timing adds value.
+
+    `series(choices)` turns one choice per row into the per-bar returns whose Sharpe is scored
+    (default: every symbol's bars pooled, `selection_returns`); the panel passes its daily
+    equal-weight portfolio, so that the null is scored like its other Sharpe figures. With `block`
+    the answer also carries `interval`: the margin's block-bootstrap 95% CI, the ML series and every
+    rotation's resampled on the same blocks of bars (`rotation_interval`)."""
+    score = series if series is not None else (lambda c: _pooled(selection_returns(ds, rows, c)))
     sym = ds.symbol[rows]
     groups = [np.flatnonzero(sym == s) for s in dict.fromkeys(sym)]
     gap = 2 * max(1, ds.horizon // ds.step)
     n_min = min(len(g) for g in groups)
-    observed = sharpe(_pooled(selection_returns(ds, rows, choice)), bpy, axis=0)
+    ml = score(choice)
+    observed = sharpe(ml, bpy, axis=0)
     if n_min <= 2 * gap:
-        return {"ml": observed, "null_mean": None, "null_p95": None, "margin": None, "p_value": None,
-                "shifts": 0, "significant": False}
+        out = {"ml": observed, "null_mean": None, "null_p95": None, "margin": None, "p_value": None,
+               "shifts": 0, "significant": False}
+        return out if block is None else {**out, "interval": None}
     cand = np.unique(np.linspace(gap, n_min - gap, shifts).round().astype(np.int64))
     null = np.empty(cand.size)
+    kept = []
     for i, s in enumerate(cand):
         rot = choice.copy()
         for g in groups:
             rot[g] = np.roll(choice[g], int(s))
-        null[i] = sharpe(_pooled(selection_returns(ds, rows, rot)), bpy, axis=0)
+        r = score(rot)
+        null[i] = sharpe(r, bpy, axis=0)
+        if block is not None:
+            kept.append(r)
     p = float((1 + np.sum(null >= observed)) / (1 + null.size))
-    return {"ml": observed, "null_mean": float(null.mean()), "null_p95": float(np.quantile(null, 0.95)),
-            "margin": float(observed - null.mean()), "p_value": p, "shifts": int(null.size),
-            "significant": bool(p < 0.05)}
+    out = {"ml": observed, "null_mean": float(null.mean()), "null_p95": float(np.quantile(null, 0.95)),
+           "margin": float(observed - null.mean()), "p_value": p, "shifts": int(null.size),
+           "significant": bool(p < 0.05)}
+    if block is not None:
+        out["interval"] = rotation_interval(ml, np.column_stack(kept), bpy, block, seed)
+    return out
+
+
+def rotation_interval(ml: np.ndarray, null: np.ndarray, bpy: float, block: int, seed: int) -> dict[str, Any]:
+    """Sharpe(ml) minus the mean Sharpe of the null's columns (aligned per-bar series, bars x shifts),
+    with its block-bootstrap 95% interval.
+
+    Why paired: the rotations earn on the same market days as the ML, so a resample of bad days lowers
+    both; resampling the ML alone against a fixed null mean would overstate the uncertainty of the gap.
+    A resample's null Sharpes come from its bar counts (`w @ null`, `w @ null**2`:
+    `paiid.metrics.sharpe_from_sums`) rather than by gathering bars x resamples x shifts values."""
+    n = ml.size
+    sums = np.vectorize(sharpe_from_sums, otypes=[np.float64])
+
+    def stat(a: np.ndarray, ix: np.ndarray) -> np.ndarray:
+        b = ix.shape[1]
+        flat = (ix.astype(np.int64) + n * np.arange(b)).ravel()
+        w = np.bincount(flat, minlength=n * b).reshape(b, n).astype(np.float64)
+        null_sharpe = sums(w @ null, w @ (null * null), n, bpy).mean(axis=1)
+        return sharpe(a, bpy, axis=0) - null_sharpe
+
+    return block_bootstrap(stat, ml, np.arange(n), block=block, seed=seed).as_dict()
 
 
 def _drawdown(per_symbol: dict[str, np.ndarray]) -> dict[str, Any]:
