@@ -12,7 +12,8 @@ from paiid.bench.api import paiid_command
 
 #: The order of the report's sections (README → Results, Speed).
 REPORT_ORDER = [
-    "features", "backtest", "regime", "patterns", "vintages", "scan", "universe", "api", "optimize", "data",
+    "features", "backtest", "sweep", "regime", "patterns", "vintages", "scan", "universe", "api", "optimize",
+    "data",
 ]
 
 

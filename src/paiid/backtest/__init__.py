@@ -3,6 +3,8 @@
     from paiid.backtest import run_backtest, STRATEGIES, get_strategy, BacktestResult
     res = run_backtest(bars, "trend-following-ma-cross", {"fast": 10, "slow": 30})
     res.metrics, res.trades, res.equity, res.positions, res.returns
+    sweep = run_sweep(bars, "trend-following-ma-cross", [{"fast": f, "slow": s} for f, s in pairs])
+    # column k of the sweep is exactly run_backtest(bars, template, grid[k])
 
 Signals decided at bar t's close are filled at bar t+1's open (the close of t+1 for a close-only series:
 its documented close-only variant); see `paiid.backtest.engine` for the rules.
@@ -21,6 +23,7 @@ from paiid.backtest.engine import (
 )
 from paiid.backtest.metrics import bars_per_year, compute_metrics
 from paiid.backtest.strategies import FAMILIES, STRATEGIES, StrategyTemplate, get_strategy
+from paiid.backtest.sweep import SweepResult, run_sweep
 
 __all__ = [
     "DEFAULT_COMMISSION_BPS",
@@ -31,11 +34,13 @@ __all__ = [
     "ExitRule",
     "Simulation",
     "StrategyTemplate",
+    "SweepResult",
     "bars_per_year",
     "compute_metrics",
     "get_strategy",
     "parse_exit_rule",
     "run_backtest",
+    "run_sweep",
     "run_universe",
     "simulate",
 ]

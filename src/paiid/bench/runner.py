@@ -24,6 +24,7 @@ from paiid.bench import (
     patterns,
     regime,
     scan,
+    sweep,
     universe,
     vintages,
 )
@@ -31,7 +32,7 @@ from paiid.progress import track
 
 #: The areas in report order.
 AREAS: tuple[ModuleType, ...] = (
-    features, backtest, regime, patterns, vintages, scan, universe, api, optimize, data,
+    features, backtest, sweep, regime, patterns, vintages, scan, universe, api, optimize, data,
 )
 
 

@@ -119,6 +119,11 @@ def optimize(
         help="Workers cooperating on each study through the shared Optuna storage (>1 is faster but not "
         "bit-for-bit reproducible).",
     ),
+    batch_size: int = typer.Option(
+        1, "--batch-size",
+        help="Trials asked and backtested in one sweep after the random start-up trials (1 keeps the "
+        "sequential trial sequence; more is faster, reproducible for a seed, but another sequence).",
+    ),
     group: str | None = typer.Option(
         None, "--group",
         help="Name a search across symbols: the trials of every run in the group count in each other's "
@@ -146,7 +151,7 @@ def optimize(
     report = opt.optimize(
         bars, strategy, symbol=symbol, n_trials=trials, n_splits=splits, seed=seed,
         space=search or None, fixed=parse_params(param), bounds=_parse_ranges(ranges), mapper=mapper,
-        workers_per_study=workers_per_study, group=group,
+        workers_per_study=workers_per_study, batch_size=batch_size, group=group,
     )
     report["executor"] = executor.describe(scheduler, workers)
     report["execution_model"], report["execution"] = _execution(bars)

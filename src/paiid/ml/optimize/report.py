@@ -21,6 +21,7 @@ import optuna
 import pandas as pd
 
 from paiid.backtest.strategies import StrategyTemplate
+from paiid.backtest.sweep import sweep_returns
 from paiid.errors import PaiidError
 from paiid.metrics import sharpe
 from paiid.ml.optimize.objective import SCORE_FROM, annualised, strategy_returns, trade_count
@@ -48,10 +49,11 @@ def score_full_history(
         raise PaiidError("no trial of the full-history study completed: widen the parameter ranges")
     final_params = tpl.validate_params({**fixed, **best.params})
     evaluated = evaluated_trials(full_trials)
-    matrix = np.column_stack([
-        strategy_returns(bars, tpl.id, tpl.validate_params({**fixed, **t.params}))[SCORE_FROM:]
-        for t in evaluated
-    ])
+    # The trials x time matrix in one sweep (each row is `strategy_returns` of a trial to the bit), laid
+    # out bars x trials in C order as `np.column_stack` of the rows would be, so every later reduction
+    # sums in the same order.
+    swept = sweep_returns(bars, tpl.id, [tpl.validate_params({**fixed, **t.params}) for t in evaluated])
+    matrix = np.ascontiguousarray(swept[:, SCORE_FROM:].T)
     keep = dedupe_columns(matrix)
     matrix = matrix[:, keep]
     trial_sr = np.asarray(sharpe(matrix, axis=0))

@@ -33,7 +33,7 @@ from paiid.ml.optimize.report import score_full_history
 from paiid.ml.optimize.results import save_result
 from paiid.ml.optimize.space import search_space
 from paiid.ml.optimize.storage import MEMORY, open_storage, prepare_storage, quiet_optuna, redact, storage_url
-from paiid.ml.optimize.study import StudyTask, load_trials, run_study
+from paiid.ml.optimize.study import StudyTask, load_trials, run_study, write_trials
 from paiid.ml.optimize.summary import summary, verdict
 from paiid.ml.optimize.walkforward import score_windows, windows
 
@@ -65,6 +65,7 @@ def optimize(
     cscv_blocks: int = CSCV_BLOCKS,
     mapper: Mapper | None = None,
     workers_per_study: int = 1,
+    batch_size: int = 1,
     storage: str | None = None,
     save: bool = True,
     group: str | None = None,
@@ -74,7 +75,10 @@ def optimize(
     `storage`: an Optuna RDB URL (default `storage_url()`), or "memory" for a run that stays in this
     process (no database, no workers: the studies then run in-process whatever `mapper` is given).
     `space` limits the searched parameters, `fixed` pins some (they also apply to the default-params
-    baseline), `bounds` narrows ranges (`{"fast": (5, 30)}`). `mapper` runs the studies (default:
+    baseline), `bounds` narrows ranges (`{"fast": (5, 30)}`). `batch_size`: trials asked and backtested
+    at once after the random start-up trials (which are always one batch; see `study.run_study`): 1
+    keeps the sequential trial sequence and so today's numbers, more is faster but samples another
+    sequence (still reproducible for a seed). `mapper` runs the studies (default:
     in this process). `group` names a search spanning several symbols: the trials of every run in the
     group count in each other's deflated Sharpe (see `ledger`). Returns a JSON-ready report and, with
     `save`, stores it (`load_result`) and records its trials in the ledger.
@@ -87,6 +91,8 @@ def optimize(
         raise BadInput("--trials must be at least 2 (one trial is not an optimisation)")
     if workers_per_study < 1:
         raise BadInput("workers_per_study must be >= 1")
+    if batch_size < 1:
+        raise BadInput("batch_size must be >= 1")
     n = len(bars)
     if min_train is None:
         min_train = max(SCORE_FROM + 250, n // (n_splits + 1))
@@ -101,9 +107,11 @@ def optimize(
 
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     sym = normalise_symbol(symbol)
-    fp = fingerprint(bars, tpl.id, {"trials": n_trials, "splits": n_splits, "min_train": min_train,
-                                    "seed": seed, "ranges": ranges, "fixed": fixed,
-                                    "workers_per_study": workers_per_study})
+    moves = {"trials": n_trials, "splits": n_splits, "min_train": min_train, "seed": seed, "ranges": ranges,
+             "fixed": fixed, "workers_per_study": workers_per_study}
+    if batch_size != 1:  # batch 1 is the sequential search: the same trials, so the same fingerprint
+        moves["batch_size"] = batch_size
+    fp = fingerprint(bars, tpl.id, moves)
     n_startup = max(5, min(20, n_trials // 4))
     tasks: list[StudyTask] = []
     for k, (name, train_end, _, _) in enumerate(run_windows):
@@ -120,11 +128,11 @@ def optimize(
                 tasks.append(StudyTask(
                     storage=url, study_name=study_name_k, bars=bars.iloc[:train_end], strategy_id=tpl.id,
                     ranges=ranges, fixed=fixed, n_trials=count, seed=seed * 1009 + k * 101 + j,
-                    n_startup=n_startup, cooperative=workers_per_study > 1,
+                    n_startup=n_startup, cooperative=workers_per_study > 1, batch_size=batch_size,
                 ))
     tasks.sort(key=lambda t: -len(t.bars))  # longest studies first: better balance across workers
     t0 = time.perf_counter()
-    mapper(run_study, tasks, desc=f"optimising {tpl.id} on {symbol}")
+    write_trials(url, mapper(run_study, tasks, desc=f"optimising {tpl.id} on {symbol}"))
     elapsed = time.perf_counter() - t0
 
     bpy = bars_per_year(bars.index)
@@ -148,7 +156,8 @@ def optimize(
             "searched": {k: {"min": lo, "max": hi, "type": kind} for k, (lo, hi, kind) in ranges.items()},
             "fixed": fixed, "sampler": "TPE (multivariate, seeded)", "pruner": "median",
             "objective": "annualised Sharpe ratio of in-sample bars after the warm-up (costs included)",
-            "workers_per_study": workers_per_study, "storage": redact(url), "run_id": run_id,
+            "workers_per_study": workers_per_study, "batch_size": batch_size, "storage": redact(url),
+            "run_id": run_id,
             "group": group, "fingerprint": fp,
         },
         "best_params": final_params,

@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from paiid.ml.optimize.objective import make_objective
+from paiid.ml.optimize.objective import make_batch_objective, make_objective
 from paiid.ml.optimize.storage import open_storage, quiet_optuna
 
 
@@ -28,6 +28,7 @@ class StudyTask:
     seed: int
     n_startup: int
     cooperative: bool = False  # other workers run trials of the same study at the same time
+    batch_size: int = 1  # trials asked at once after the start-up trials (1: the sequential trial sequence)
 
 
 def run_study(task: StudyTask) -> dict[str, Any]:
@@ -38,21 +39,60 @@ def run_study(task: StudyTask) -> dict[str, Any]:
     and the shared database takes one write per trial instead of one per parameter and report (with
     SQLite, concurrent writers otherwise spend their time waiting for the lock). Cooperating workers
     must see each other's trials as they happen, so they use the shared storage directly.
+
+    Alone on its study, the trials are asked and told in batches and each batch is backtested in one
+    sweep (`make_batch_objective`). The start-up trials (random, `n_startup` of them) do not depend on
+    earlier results, so they are one batch and the trial sequence is exactly that of `study.optimize`;
+    after them TPE samples from the trials told so far, so `batch_size` 1 (the default) keeps the
+    sequence, and so every number, identical to a sequential run, while a larger batch samples each
+    batch from the same history (faster, still reproducible for a seed, but another sequence).
     """
     quiet_optuna()
     t0 = time.perf_counter()
     sampler = optuna.samplers.TPESampler(seed=task.seed, multivariate=True, n_startup_trials=task.n_startup)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=task.n_startup, n_warmup_steps=0)
-    shared = optuna.load_study(study_name=task.study_name, storage=open_storage(task.storage),
-                               sampler=sampler, pruner=pruner)
-    objective = make_objective(task.bars, task.strategy_id, task.ranges, task.fixed)
     if task.cooperative:
-        shared.optimize(objective, n_trials=task.n_trials)
+        shared = optuna.load_study(study_name=task.study_name, storage=open_storage(task.storage),
+                                   sampler=sampler, pruner=pruner)
+        shared.optimize(make_objective(task.bars, task.strategy_id, task.ranges, task.fixed),
+                        n_trials=task.n_trials)
     else:
         local = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-        local.optimize(objective, n_trials=task.n_trials)
-        shared.add_trials(local.get_trials(deepcopy=False))
+        run_batches(local, make_batch_objective(task.bars, task.strategy_id, task.ranges, task.fixed),
+                    task.n_trials, task.n_startup, task.batch_size)
+        # returned, not written: a cluster runs a task at least once, so a task rerun after its worker
+        # died must not add its trials twice; the caller writes each task's result once (`write_trials`)
+        return {"study": task.study_name, "trials": task.n_trials, "seconds": time.perf_counter() - t0,
+                "frozen": local.get_trials(deepcopy=False)}
     return {"study": task.study_name, "trials": task.n_trials, "seconds": time.perf_counter() - t0}
+
+
+def write_trials(storage: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each non-cooperative study's returned trials to the shared storage, once per task; the results
+    without their trials (what the report keeps)."""
+    for res in results:
+        frozen = res.pop("frozen", None)
+        if frozen:
+            optuna.load_study(study_name=res["study"], storage=open_storage(storage)).add_trials(frozen)
+    return results
+
+
+def batch_sizes(n_trials: int, n_startup: int, batch_size: int) -> list[int]:
+    """How many trials each ask/tell batch holds: the start-up trials at once, then `batch_size` at a time."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    sizes = [min(n_startup, n_trials)] if n_startup > 0 and n_trials > 0 else []
+    left = n_trials - sum(sizes)
+    while left > 0:
+        sizes.append(min(batch_size, left))
+        left -= sizes[-1]
+    return sizes
+
+
+def run_batches(study: optuna.Study, evaluate: Any, n_trials: int, n_startup: int, batch_size: int) -> None:
+    """Ask, evaluate and tell `n_trials` trials of `study` in the batches of `batch_sizes`."""
+    for size in batch_sizes(n_trials, n_startup, batch_size):
+        evaluate([study.ask() for _ in range(size)], study)
 
 
 def load_trials(storage: str, study_name: str) -> list[optuna.trial.FrozenTrial]:
