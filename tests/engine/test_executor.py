@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import os
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,14 @@ def test_dask_cluster_gives_identical_results_to_the_local_run(universe, monkeyp
         assert executor.map(math.sqrt, [9, 4, 1]) == [3.0, 2.0, 1.0]
         with pytest.raises(NotEnoughHistory):
             executor.map(functools.partial(chronological_split, purge=5), [500, 3])
+        # The workers started with this test's home; a caller that moved to another home (so another
+        # SQLite database) has its settings applied on the worker, not the worker's own.
+        moved = tmp_path / "moved-home"
+        monkeypatch.setenv("PAIID_HOME", str(moved))
+        monkeypatch.setenv("PAIID_REFIT_EVERY", "year")
+        assert executor.map(os.getenv, ["PAIID_HOME", "PAIID_REFIT_EVERY"]) == [str(moved), "year"]
+        monkeypatch.delenv("PAIID_REFIT_EVERY")
+        assert executor.map(os.getenv, ["PAIID_REFIT_EVERY"]) == [None]  # unset in the caller: unset there
         # Both workers took part (the work was really distributed).
         client = distributed.Client(address, set_as_default=False)
         try:

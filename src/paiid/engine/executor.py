@@ -12,11 +12,14 @@ so a deterministic `fn` gives identical results on every back end; that is what 
 checked on a laptop and then scaled out. `fn` must be a module-level function and items must be
 picklable. Errors raised by `fn` are pickled back and re-raised by the futures as themselves, so
 the CLI/API still map paiid's errors to exit codes and statuses (`paiid.errors` keeps them picklable).
+The caller's paiid settings (`_FORWARDED_ENV`: home, database, Optuna storage, refit calendar) travel
+with every task on every back end, so a worker never answers from a database of its own.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing as mp
 import os
 import sys
@@ -31,8 +34,11 @@ from paiid.progress import track
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Environment variables a worker needs to see the same state as the caller.
-_FORWARDED_ENV = ("PAIID_HOME", "PAIID_DATABASE_URL", "PAIID_QUIET", "PAIID_DEBUG")
+#: Environment variables a worker needs to see the same state as the caller: where the bars, models,
+#: prediction log and Optuna trials live, and which refit calendar picks the models of an answer.
+#: They travel with every task, to local processes and to Dask workers alike (see `_run_dask`).
+_FORWARDED_ENV = ("PAIID_HOME", "PAIID_DATABASE_URL", "PAIID_OPTUNA_STORAGE", "PAIID_REFIT_EVERY",
+                  "PAIID_QUIET", "PAIID_DEBUG")
 
 
 def _call_chunk(fn: Callable[[Any], Any], chunk: list[Any]) -> list[Any]:
@@ -52,6 +58,34 @@ def _init_worker(env: dict[str, str | None], path: list[str]) -> None:
 
 def _env_snapshot() -> dict[str, str | None]:
     return {k: os.environ.get(k) for k in _FORWARDED_ENV}
+
+
+def _dask_env() -> dict[str, str | None]:
+    """The caller's settings for a Dask task, with PAIID_HOME spelled out.
+
+    An unset PAIID_HOME means `~/.paiid` of whoever reads it: on a worker started by another user or
+    on another machine that is another home, hence another SQLite database and model folder. The
+    resolved path names the caller's; on a real cluster it is a shared folder mounted at the same path.
+    """
+    env = _env_snapshot()
+    env["PAIID_HOME"] = str(config.settings().home.expanduser().resolve())
+    return env
+
+
+def _call_with_env(fn: Callable[[Any], Any], env: dict[str, str | None], item: Any) -> Any:
+    """Run `fn(item)` on a Dask worker under the caller's settings (module level: it is pickled).
+
+    Why not the worker's own environment: a `dask worker` is a long-lived process started once, by
+    whoever started it, and serves every client; left to itself it reads the database and models of
+    its own PAIID_HOME / PAIID_DATABASE_URL, so a task would silently answer from another database
+    (the local pool gets the same variables through its initializer). `config.settings()` is re-read
+    when the environment changes and the model caches are keyed by home, so the next task of another
+    caller sees its own settings. Threads of one worker share `os.environ`: a worker that serves
+    callers with different settings at the same moment needs `--nthreads 1` (as recommended anyway for
+    this CPU-bound work).
+    """
+    _init_worker(env, [])
+    return fn(item)
 
 
 def resolve_scheduler(scheduler: str | None) -> str | None:
@@ -157,8 +191,10 @@ def _run_dask(fn: Callable[[T], R], items: Sequence[T], address: str, desc: str)
     from distributed import as_completed
 
     results: list[Any] = [None] * len(items)
+    task = functools.partial(_call_with_env, fn, _dask_env())
     with _connect(address) as client:
-        futures = client.map(fn, list(items), pure=False)
+        # key: the function's name plus a random token (pure=False), so the dashboard shows what runs.
+        futures = client.map(task, list(items), pure=False, key=getattr(fn, "__name__", "paiid-task"))
         position = {f.key: i for i, f in enumerate(futures)}
         # An error leaves the `with`: closing the client releases its futures, so the rest is cancelled.
         for fut in track(as_completed(futures, loop=client.loop), desc, total=len(items)):
