@@ -93,6 +93,15 @@ def test_new_bar_and_new_model_version_change_the_key():
     assert answer_key("GOOG", BarStamp.of(bars.iloc[:-1]), versions) != key
 
 
+def test_another_home_with_the_same_versions_gets_another_key(tmp_path, monkeypatch):
+    """A long-lived worker serving two homes whose models share version numbers keeps them apart."""
+    bars = load_bars("SPX")
+    versions = {"regime": (1, "aa")}
+    key = answer_key("SPX", BarStamp.of(bars), versions)
+    monkeypatch.setenv("PAIID_HOME", str(tmp_path / "other"))
+    assert answer_key("SPX", BarStamp.of(bars), versions) != key
+
+
 def test_stale_entries_are_not_served_after_invalidation_and_prune_drops_them():
     bars = load_bars("SPX")
     c: LRUCache[str] = LRUCache()

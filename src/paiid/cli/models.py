@@ -27,6 +27,9 @@ def _train_payload(result: Any) -> dict[str, Any]:
         ],
         "skipped": list(getattr(result, "skipped", [])),
         "skipped_symbols": list(getattr(result, "skipped_symbols", [])),
+        # each kind of model (OHLCV, close-only panel) with its own symbols and refit date
+        "groups": {k: {**g, "refit_date": _day(g.get("refit_date"))}
+                   for k, g in (getattr(result, "groups", None) or {}).items()},
     }
 
 
@@ -41,6 +44,12 @@ def _render_train(p: dict[str, Any]) -> None:
         console.print(f"  skipped {s['name']}: {s['reason']}")
     for s in p["skipped_symbols"]:
         console.print(f"  not trained on {s['symbol']}: {s['reason']}")
+    panel = p.get("groups", {}).get("close_only")
+    if panel and panel["symbols"] != p["symbols"]:
+        console.print(f"close-only models ({', '.join(panel['models'])}) on the closes of "
+                      f"{', '.join(panel['symbols'])}, data up to {panel['refit_date']}", markup=False)
+        for s in panel["skipped_symbols"]:
+            console.print(f"  not in the close-only universe: {s['symbol']}: {s['reason']}", markup=False)
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:

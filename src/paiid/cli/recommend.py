@@ -23,8 +23,10 @@ def _render_recommend(p: dict[str, Any]) -> None:
     mc = p["market_conditions"]
     console.print(
         f"[bold]{p['symbol']}[/bold] as of {p['as_of'][:10]}: regime {mc['regime']}, "
-        f"volatility {mc['volatility']}, trend {mc['trend']}"
+        f"volatility {mc['volatility']}, trend {mc.get('trend') or 'n/a (no high/low)'}"
     )
+    if p.get("model_family"):
+        console.print(f"models: {p['model_family']}", markup=False)
     table(
         f"strategies for the next {p['horizon_bars']} bars",
         [

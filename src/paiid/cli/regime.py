@@ -16,10 +16,14 @@ def _render(p: dict[str, Any]) -> None:
         f"[bold]{p['symbol']}[/bold] as of {p['as_of'][:10]}: [bold]{p['current_regime']}[/bold] "
         f"(confidence {p['confidence']:.2f}, {p.get('days_in_regime', '?')} bars since {since})"
     )
+    adx = f.get("trend_strength")
     console.print(
-        f"volatility {f['volatility']:.1%} annualised, trend strength (ADX) {f['trend_strength']:.1f}, "
-        f"volume {f['volume_trend']}"
+        f"volatility {f['volatility']:.1%} annualised, trend strength (ADX) "
+        + (f"{adx:.1f}" if adx is not None else "n/a (close-only series)")
+        + f", volume {f.get('volume_trend') or 'n/a'}"
     )
+    if p.get("model_family"):
+        console.print(f"models: {p['model_family']}", markup=False)
     probs = p.get("probabilities", {})
     table("regime probabilities", [{"regime": k, "probability": v} for k, v in probs.items()])
     recs = p["recommended_strategies"]

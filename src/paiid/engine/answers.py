@@ -14,6 +14,8 @@ from typing import Any
 
 from paiid.backtest import get_strategy
 from paiid.data import BEYOND_CLOSE, CLOSE_ONLY, load_bars, normalise_symbol, real_columns, require_columns
+from paiid.engine.catalog import FAMILY_NAMES, ROLES
+from paiid.engine.orchestrator import family_of, panel_snapshot
 from paiid.engine.tracking import log_served
 from paiid.engine.vintages import describe, serving
 from paiid.errors import NotEnoughHistory, PaiidError
@@ -21,57 +23,77 @@ from paiid.ml import context as ml_context
 from paiid.ml import patterns as ml_patterns
 from paiid.ml import regime as ml_regime
 from paiid.ml import selector as ml_selector
+from paiid.ml.panel import serve as panel
 from paiid.ml.tradeprob import parse_side, trade_answer
 
 
+def _named(answer: dict[str, Any], family: str, info: Any) -> dict[str, Any]:
+    """The answer with its `model` block and `model_family` (which kind of model answered)."""
+    answer["model"] = describe(info)
+    answer["model_family"] = FAMILY_NAMES[family]
+    return answer
+
+
 def regime(symbol: str, date: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
-    """`paiid regime` / `GET /api/ml/market-regime` as of the close of `date` (default: last bar)."""
+    """`paiid regime` / `GET /api/ml/market-regime` as of the close of `date` (default: last bar).
+
+    A close-only series is answered by the close-volatility detector fitted on the universe's close
+    views (`panel_regime`), any other by the OHLCV one."""
     sym = normalise_symbol(symbol)
-    require_columns(sym, ("high", "low", "volume"), f"regime detection for {sym}")
     bars = load_bars(sym, end=date)
     if len(bars) < ml_regime.MIN_BARS:
         raise NotEnoughHistory(f"regime detection for {sym}", ml_regime.MIN_BARS, len(bars))
-    model, info = serving("regime", bars)
-    answer = ml_regime.regime_answer(model, bars, sym)
-    answer["model"] = describe(info)
-    answer["prediction_id"] = log_served("regime", sym, answer, model_name="regime",
+    family = family_of(bars)
+    name = ROLES[family]["regime"]
+    model, info = serving(name, bars)
+    answer_of = panel.regime_answer if family == "close_only" else ml_regime.regime_answer
+    answer = _named(answer_of(model, bars, sym), family, info)
+    answer["prediction_id"] = log_served("regime", sym, answer, model_name=name,
                                          model_version=info.version, user_id=user_id)
     return answer
 
 
 def recommendation(symbol: str, date: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
-    """`paiid recommend` / `GET /api/ml/recommend-strategy`: templates ranked for the next 20 bars."""
+    """`paiid recommend` / `GET /api/ml/recommend-strategy`: templates ranked for the next 20 bars
+    (a close-only series: by the panel selector, with the panel regime shown)."""
     sym = normalise_symbol(symbol)
-    require_columns(sym, BEYOND_CLOSE, f"a strategy recommendation for {sym}")
     bars = load_bars(sym, end=date, min_bars=ml_selector.MIN_BARS,
                      what=f"a strategy recommendation for {sym}")
-    model, info = serving("selector", bars)
-    models = {"selector": describe(info)}
+    family = family_of(bars)
+    roles = ROLES[family]
+    model, info = serving(roles["selector"], bars)
+    models = {roles["selector"]: describe(info)}
     try:
-        regime_model, regime_info = serving("regime", bars)
-        models["regime"] = describe(regime_info)
+        regime_model, regime_info = serving(roles["regime"], bars)
+        models[roles["regime"]] = describe(regime_info)
     except PaiidError:  # the recommendation still works with the selector's own regime rule
         regime_model = None
-    answer = ml_selector.recommend_answer(model, regime_model, bars, sym)
-    answer["model"], answer["models"] = models["selector"], models
-    answer["prediction_id"] = log_served("recommendation", sym, answer, model_name="selector",
+    if family == "close_only":
+        answer = panel.recommend_answer(model, regime_model, bars, sym, panel_snapshot(info))
+    else:
+        answer = ml_selector.recommend_answer(model, regime_model, bars, sym)
+    _named(answer, family, info)
+    answer["models"] = models
+    answer["prediction_id"] = log_served("recommendation", sym, answer, model_name=roles["selector"],
                                          model_version=info.version, user_id=user_id)
     return answer
 
 
 def trade(symbol: str, strategy: str, side: str | None = None, date: str | None = None, *,
           user_id: str | None = None) -> dict[str, Any]:
-    """`paiid predict-trade` / `POST /api/ml/predict-trade`: win probability of a proposed trade."""
+    """`paiid predict-trade` / `POST /api/ml/predict-trade`: win probability of a proposed trade
+    (a close-only series: by the panel trade model, barriers in the ATR of the closes)."""
     tid = get_strategy(strategy).id  # names the valid ids
     if side is not None:
         parse_side(side)
     sym = normalise_symbol(symbol)
-    require_columns(sym, BEYOND_CLOSE, f"a trade prediction for {sym}")
     bars = load_bars(sym, end=date, min_bars=ml_context.MIN_BARS, what=f"a trade prediction for {sym}")
-    model, info = serving("tradeprob", bars)
-    answer = trade_answer(model, bars, sym, tid, side)
-    answer["model"] = describe(info)
-    answer["prediction_id"] = log_served("trade", sym, answer, model_name="tradeprob",
+    family = family_of(bars)
+    name = ROLES[family]["tradeprob"]
+    model, info = serving(name, bars)
+    answer_of = panel.trade_answer if family == "close_only" else trade_answer
+    answer = _named(answer_of(model, bars, sym, tid, side), family, info)
+    answer["prediction_id"] = log_served("trade", sym, answer, model_name=name,
                                          model_version=info.version, user_id=user_id)
     return answer
 

@@ -22,6 +22,8 @@ from typing import Any, Generic, TypeVar
 import cachetools
 import pandas as pd
 
+from paiid import config
+
 V = TypeVar("V")
 
 #: A cache key: (symbol, bar fingerprint, sorted model versions, extra...).
@@ -45,8 +47,14 @@ class BarStamp:
 
 
 def answer_key(symbol: str, stamp: BarStamp, versions: Mapping[str, Any], *extra: Hashable) -> Key:
-    """The cache key of an answer: symbol, last-bar stamp, model versions (order-independent), extras."""
-    return (symbol, stamp, tuple(sorted((str(k), v) for k, v in versions.items())), *extra)
+    """The cache key of an answer: where its models and data live, symbol, last-bar stamp, model versions
+    (order-independent), extras.
+
+    Why the models folder and database: a long-lived process (a Dask worker, a test session) can serve
+    callers with different homes whose model versions carry the same numbers; one must never get the
+    other's answer."""
+    return (str(config.models_dir()), config.database_url(), symbol, stamp,
+            tuple(sorted((str(k), v) for k, v in versions.items())), *extra)
 
 
 class _CountingLRU(cachetools.LRUCache):

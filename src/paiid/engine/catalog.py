@@ -22,6 +22,7 @@ from typing import Any
 
 from paiid.ml import patterns, regime, selector, tradeprob
 from paiid.ml.base import Trained
+from paiid.ml.panel import serve as panel
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class ModelKind:
     holdout_score: Callable[..., dict[str, Any]]
     #: Models (rows above) its trainer reads from `deps`; a point-in-time refit trains these first.
     deps: tuple[str, ...] = ()
+    #: Trained on the close views of every suitable daily symbol (close-only ones included) and serving
+    #: the symbols without high, low or volume (`paiid.ml.panel.serve`); False: trained on the OHLCV
+    #: symbols and serving them.
+    close_only: bool = False
 
 
 MODELS: dict[str, ModelKind] = {
@@ -40,4 +45,23 @@ MODELS: dict[str, ModelKind] = {
     "pattern_scorer": ModelKind(patterns.PatternScorer, patterns.train, patterns.holdout_score),
     "selector": ModelKind(selector.StrategySelector, selector.train, selector.holdout_score, ("regime",)),
     "tradeprob": ModelKind(tradeprob.TradeProbModel, tradeprob.train, tradeprob.holdout_score),
+    "panel_regime": ModelKind(regime.RegimeDetector, panel.train_regime, panel.holdout_regime,
+                              close_only=True),
+    "panel_selector": ModelKind(selector.StrategySelector, panel.train_selector, panel.holdout_selector,
+                                close_only=True),
+    "panel_trade": ModelKind(tradeprob.TradeProbModel, panel.train_trade, panel.holdout_trade,
+                             close_only=True),
 }
+
+#: Which model answers each role for each family of symbols: symbols with open, high, low and volume
+#: get the OHLCV models, the others (close-only series) the panel models (`paiid.ml.panel.serve` says
+#: why the OHLCV symbols keep theirs). The close-only family has no pattern scorer: it is fitted on
+#: OHLCV detections, and chart patterns on closes are answered without it.
+ROLES: dict[str, dict[str, str]] = {
+    "ohlcv": {"regime": "regime", "selector": "selector", "tradeprob": "tradeprob",
+              "pattern_scorer": "pattern_scorer"},
+    "close_only": {"regime": "panel_regime", "selector": "panel_selector", "tradeprob": "panel_trade"},
+}
+#: The `model_family` every answer names.
+FAMILY_NAMES: dict[str, str] = {"ohlcv": "ohlcv (per-symbol OHLCV features)",
+                                 "close_only": panel.MODEL_FAMILY}

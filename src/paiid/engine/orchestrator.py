@@ -27,23 +27,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from paiid import config
 from paiid.data import (
     BEYOND_CLOSE,
+    available_symbols,
+    current_as_of,
     load_bars,
     normalise_symbol,
-    require_columns,
+    real_columns,
     require_history,
     timeframe_of,
 )
+from paiid.data.store import stored_symbols
 from paiid.engine.cache import BarStamp, LRUCache, answer_key
+from paiid.engine.catalog import FAMILY_NAMES, ROLES
 from paiid.engine.vintages import describe, serving
 from paiid.errors import BadInput
 from paiid.jsonutil import to_jsonable
 from paiid.ml.context import AnswerContext
+from paiid.ml.panel import close_view
+from paiid.ml.panel import serve as panel
 
 log = logging.getLogger("paiid.orchestrator")
 
-#: The models an AI recommendation combines, by registry name.
+#: The models an AI recommendation of an OHLCV symbol combines, by registry name (a close-only symbol's:
+#: `ROLES["close_only"]`, the panel models).
 MODEL_NAMES: tuple[str, ...] = ("regime", "selector", "tradeprob", "pattern_scorer")
 #: Fewest bars the combined answer needs (feature warm-up of 200 bars plus the models' context).
 MIN_BARS = 260
@@ -91,15 +99,53 @@ def ab_group(user: str | None) -> str | None:
 # ------------------------------------------------------------------------------------------ models
 
 
+def family_of(bars: pd.DataFrame) -> str:
+    """"ohlcv" when the bars have real open, high, low and volume, else "close_only" (served by the
+    panel models, `paiid.ml.panel.serve`)."""
+    return "ohlcv" if set(BEYOND_CLOSE) <= set(real_columns(bars)) else "close_only"
+
+
+_snapshots: dict[tuple[Any, ...], dict[str, pd.Series]] = {}
+_snapshots_lock = threading.Lock()
+
+
+def panel_snapshot(selector_info: Any) -> dict[str, pd.Series]:
+    """`panel.universe_snapshot` of the panel selector's universe (its training symbols), memoised per
+    database and the symbols' (last bar, bar count).
+
+    Why the whole history: a value at a date is computed from bars up to that date only, so an answer
+    as of D reads the same numbers from it as from a store cut at D, and one snapshot serves every date
+    (a scan as of any day loads the universe once per process, not once per row).
+    """
+    meta = selector_info.metadata
+    universe = list(meta.get("universe") or (meta.get("training") or {}).get("symbols") or [])
+    # bundled series never change within a process; a stored one (an import) is stamped by its last bar
+    # and count (one query; `describe_symbols` would also read every bundled index: ~0.2 s)
+    stamps = {s["symbol"]: (s.get("last"), s.get("bars")) for s in stored_symbols()}
+    known = set(available_symbols())
+    key = (config.database_url(), current_as_of(),
+           tuple((u, stamps.get(u)) for u in universe if u in known))
+    with _snapshots_lock:
+        if key in _snapshots:
+            return _snapshots[key]
+    snap = panel.universe_snapshot({u: close_view(load_bars(u), u) for u, _ in key[2]})
+    with _snapshots_lock:
+        if len(_snapshots) > 8:
+            _snapshots.clear()
+        _snapshots[key] = snap
+    return snap
+
+
 def served_models(bars: pd.DataFrame, *, train: bool = True) -> dict[str, tuple[Any, Any]] | None:
     """name -> (fitted model, ModelInfo) of every model the answer as of the last bar of `bars` needs:
-    the ones fitted up to its refit date (`engine/vintages.py`; trains the defaults if none exist).
+    the ones fitted up to its refit date (`engine/vintages.py`; trains the defaults if none exist), of
+    the bars' family (`family_of`: the OHLCV models, or the panel models for a close-only series).
 
     `train=False`: None unless every one is already in memory (the event-loop fast path, which must not
     load or train anything).
     """
     out = {}
-    for name in MODEL_NAMES:
+    for name in ROLES[family_of(bars)].values():
         got = serving(name, bars, train=train)
         if got is None:
             return None
@@ -167,14 +213,26 @@ def compute(symbol: str, bars: pd.DataFrame, models: Mapping[str, tuple[Any, Any
     from paiid.ml.patterns import patterns_answer
     from paiid.ml.regime import regime_answer
     from paiid.ml.selector import recommend_answer
-    from paiid.ml.tradeprob import trade_answer
+    from paiid.ml.tradeprob import trade_answer as ohlcv_trade_answer
 
-    regime_model, selector_model, trade_model = (models[n][0] for n in ("regime", "selector", "tradeprob"))
-    ctx = AnswerContext(symbol, bars)
-    regime = regime_answer(regime_model, bars, symbol, context=ctx)
-    reco = recommend_answer(selector_model, regime_model, bars, symbol, context=ctx)
+    trade_answer = ohlcv_trade_answer
+    family = family_of(bars)
+    roles = ROLES[family]
+    regime_model, selector_model, trade_model = (models[roles[r]][0]
+                                                 for r in ("regime", "selector", "tradeprob"))
     tf = timeframe_of(bars.index)
-    patterns = patterns_answer(models["pattern_scorer"][0], bars, symbol, tf, context=ctx)
+    if family == "close_only":  # the panel models on the close view; chart patterns without the scorer
+        ctx = AnswerContext(symbol, close_view(bars, symbol))
+        regime = panel.regime_answer(regime_model, bars, symbol, context=ctx)
+        snapshot = panel_snapshot(models[roles["selector"]][1])
+        reco = panel.recommend_answer(selector_model, regime_model, bars, symbol, snapshot, context=ctx)
+        patterns = patterns_answer(None, bars, symbol, tf)
+        trade_answer = panel.trade_answer
+    else:
+        ctx = AnswerContext(symbol, bars)
+        regime = regime_answer(regime_model, bars, symbol, context=ctx)
+        reco = recommend_answer(selector_model, regime_model, bars, symbol, context=ctx)
+        patterns = patterns_answer(models["pattern_scorer"][0], bars, symbol, tf, context=ctx)
 
     strategies: list[dict[str, Any]] = []
     for ml_rank, rec in enumerate(reco["recommendations"], start=1):
@@ -207,6 +265,7 @@ def compute(symbol: str, bars: pd.DataFrame, models: Mapping[str, tuple[Any, Any
         "strategies": strategies,
         "patterns": pats,
         "confidence": confidence,
+        "model_family": FAMILY_NAMES[family],
         "model_versions": {name: int(info.version) for name, (_, info) in models.items()},
         "models": {name: describe(info) for name, (_, info) in models.items()},
         "recommendation": {k: reco.get(k) for k in ("stand_aside", "stand_aside_reason", "typicality")},
@@ -269,7 +328,6 @@ def cached_recommendations(symbol: str, date: str | None = None, user: str | Non
 def _serve(symbol: str, date: str | None, user: str | None, *, log_prediction: bool,
            compute_missing: bool, bars: pd.DataFrame | None = None) -> dict[str, Any] | None:
     sym = normalise_symbol(symbol)
-    require_columns(sym, BEYOND_CLOSE, f"AI recommendations for {sym}")
     uid = normalise_user(user)
     if bars is None:
         bars = load_bars(sym, end=date)
@@ -329,11 +387,12 @@ def _log(answer: dict[str, Any]) -> int:
         "cached": answer["cached"],
     }
     horizon = trade.get("horizon_bars")
+    selector = "panel_selector" if "panel_selector" in answer["model_versions"] else "selector"
     return tracking.log_prediction(
         "recommendation", answer["symbol"], output,
         as_of=answer["as_of"],
-        model_name="selector",
-        model_version=answer["model_versions"].get("selector"),
+        model_name=selector,
+        model_version=answer["model_versions"].get(selector),
         user_id=answer["user"],
         horizon_bars=horizon if isinstance(horizon, int) and horizon > 0 else None,
         direction=direction,

@@ -269,16 +269,22 @@ def retrain(
         return to_jsonable(report)
 
     names = training.model_names(only)
-    syms = training.check_symbols(symbols)
-    bars = {s: load_bars(s) for s in syms}
-    fixed_cutoff = holdout_cutoff(bars, holdout_bars)
-    report.update(symbols=syms, seed=seed, holdout={"start": fixed_cutoff, "bars": holdout_bars,
-                                                    "min_new_bars": min_new_bars},
+    # each kind of model (OHLCV, close-only panel) on its own universe and its own holdout
+    groups = training.select_groups(symbols, names)
+    universe = {k: (syms, {s: load_bars(s) for s in syms}) for k, (syms, _) in groups.items()}
+    cutoffs = {k: holdout_cutoff(b, holdout_bars) for k, (_, b) in universe.items()}
+    first = min(universe)  # the OHLCV kind when this run trains it (False < True)
+    report.update(symbols=universe[first][0], seed=seed,
+                  holdout={"start": cutoffs[first], "bars": holdout_bars, "min_new_bars": min_new_bars},
                   min_improvement=min_improvement)
+    if len(universe) > 1:
+        report["close_only_models"] = {"symbols": universe[True][0], "holdout_start": cutoffs[True]}
     results = []
     with training.training_lock():
         for name in track(names, "retraining"):
-            results.append(_retrain_one(name, syms, bars, fixed_cutoff, min_new_bars, seed, min_improvement))
+            k = training.is_close_only(name)
+            syms, bars = universe[k]
+            results.append(_retrain_one(name, syms, bars, cutoffs[k], min_new_bars, seed, min_improvement))
     report.update(retrained=True, models=results,
                   promoted=[r["name"] for r in results if r.get("promoted")])
     return to_jsonable(report)
@@ -306,6 +312,8 @@ def _deps_for(name: str) -> dict[str, tuple[Any, registry.ModelInfo]]:
     order = list(training.TRAINERS)
     out = {}
     for earlier in order[: order.index(name)]:
+        if training.is_close_only(earlier) != training.is_close_only(name):
+            continue  # a panel model never reads an OHLCV model, nor the reverse
         served = _serving(earlier)
         if served is not None:
             out[earlier] = served

@@ -4,8 +4,10 @@ fresh patterns — as of one date, for `paiid scan` and `GET /api/ml/scan`.
 Why it is built from `orchestrator.recommendations`: a row must say exactly what the symbol's own
 answers say (`paiid regime`, `recommend`, `predict-trade`, `patterns` as of the same date), with the
 same point-in-time model selection (`engine/vintages.py`: models fitted up to the refit date of the
-symbol's as-of bar). The combined answer already runs the four models on one shared context and is
-cached per (symbol, last bar, model versions), so a warm scan of unchanged symbols is cache hits.
+symbol's as-of bar) and the same model family (a close-only symbol's row comes from the panel models,
+`paiid.ml.panel.serve`, as its own answers do). The combined answer already runs the four models on
+one shared context and is cached per (symbol, last bar, model versions), so a warm scan of unchanged
+symbols is cache hits.
 
 How it fans out: the parent checks every symbol (unknown ones fail the whole scan before any model is
 loaded) and makes sure the default models exist, then computes the rows through
@@ -43,10 +45,18 @@ from typing import Any
 
 import pandas as pd
 
-from paiid.data import available_symbols, load_bars, normalise_symbol, require_history
+from paiid.data import (
+    BEYOND_CLOSE,
+    available_symbols,
+    load_bars,
+    normalise_symbol,
+    real_columns,
+    require_history,
+)
 from paiid.data.repository import parse_timestamp
 from paiid.engine import executor
 from paiid.engine import orchestrator as orch
+from paiid.engine.catalog import ROLES
 from paiid.engine.schedule import refit_for
 from paiid.engine.training import ensure_models
 from paiid.errors import BadInput, PaiidError, UnknownSymbol
@@ -120,8 +130,8 @@ def scan(symbols: str | Iterable[str] | None = None, date: str | None = None, *,
     n = workers
     if n is None:
         n = 1 if executor.resolve_scheduler(scheduler) is None and len(syms) < PARALLEL_MIN else None
-    if syms:
-        ensure_models()  # the defaults, trained here if none exist (cheap when they do)
+    if syms:  # the defaults of the scanned symbols' families, trained here if none exist (cheap when they do)
+        ensure_models([n for fam in {_family(s) for s in syms} for n in ROLES[fam].values()])
     rows: dict[str, dict[str, Any]] = {}
     pending = _fan_out(syms, date, False, rows, scheduler, n)
     ready = _fit_refits(pending, date, rows)
@@ -139,6 +149,12 @@ def scan(symbols: str | Iterable[str] | None = None, date: str | None = None, *,
         "executor": executor.describe(scheduler, n),
         "rows": ordered,
     })
+
+
+def _family(symbol: str) -> str:
+    """The model family of a stored symbol from its real columns (no bars loaded): see
+    `orchestrator.family_of`."""
+    return "ohlcv" if set(BEYOND_CLOSE) <= set(real_columns(symbol)) else "close_only"
 
 
 def _fan_out(syms: list[str], date: str | None, load_models: bool, rows: dict[str, dict[str, Any]],
@@ -164,7 +180,8 @@ def _fit_refits(pending: list[str], date: str | None, rows: dict[str, dict[str, 
     by_refit: dict[Any, list[tuple[str, Any]]] = {}
     for sym in pending:
         bars = load_bars(sym, end=date)  # the worker loaded them without error a moment ago
-        by_refit.setdefault(refit_for(bars), []).append((sym, bars))
+        # one group a (model family, refit date): close-only symbols are served by the panel models
+        by_refit.setdefault((orch.family_of(bars), refit_for(bars)), []).append((sym, bars))
     ready: set[str] = set()
     for group in by_refit.values():
         try:
@@ -236,6 +253,7 @@ def row_from_answer(a: dict[str, Any]) -> dict[str, Any]:
         "patterns": fresh,
         "recent_patterns": len(pats),
         "models": a.get("models"),
+        "model_family": a.get("model_family"),
         "error": None,
     }
 
@@ -246,7 +264,7 @@ def error_row(symbol: str, exc: PaiidError) -> dict[str, Any]:
         "symbol": symbol, "as_of": None, "timeframe": None, "last_close": None, "regime": None,
         "confidence": None, "regime_detail": None, "days_in_regime": None, "recommendation": None,
         "stand_aside": None, "stand_aside_reason": None, "win_probability": None, "informative": None,
-        "trade": None, "patterns": [], "recent_patterns": 0, "models": None,
+        "trade": None, "patterns": [], "recent_patterns": 0, "models": None, "model_family": None,
         "error": exc.message, "error_type": type(exc).__name__, "status_code": exc.status_code,
     }
 

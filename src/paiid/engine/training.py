@@ -52,6 +52,7 @@ from paiid.engine.schedule import cap, knowledge_time, refit_date
 from paiid.errors import BadInput, DataValidationError, NotEnoughHistory, PaiidError, UnknownSymbol
 from paiid.features import SCALE_FREE, WARMUP, build_features
 from paiid.ml.base import Trained, data_fingerprint
+from paiid.ml.panel import PANEL_FEATURES, close_view
 from paiid.ml.selector import HORIZON, MIN_BARS
 from paiid.progress import note, track
 
@@ -75,6 +76,8 @@ class TrainResult(list):
         self.symbols: list[str] = []
         self.seed: int = 0
         self.refit_date: pd.Timestamp | None = None
+        #: "ohlcv" / "close_only" -> {"symbols", "refit_date", "models", "skipped_symbols"} of each kind.
+        self.groups: dict[str, dict[str, Any]] = {}
 
 
 # ------------------------------------------------------------------------------------------ locking
@@ -109,33 +112,42 @@ def min_train_bars() -> int:
     return MIN_BARS + HORIZON
 
 
-def unsuitable(symbol: str) -> PaiidError | None:
+def unsuitable(symbol: str, *, close_only: bool = False) -> PaiidError | None:
     """Why the models cannot be trained on `symbol`'s bars (the error naming it), or None if they can.
 
     Too few bars (`NotEnoughHistory`); prices that are not positive, or features that come out infinite,
     or undefined on complete bars after the warm-up (what prices near the float limits produce)
     (`DataValidationError`). Any of these would otherwise fail a trainer for every symbol at once.
+    `close_only=True` screens for the close-only models (`catalog.ModelKind.close_only`): they read the
+    symbol's close view, so only the closes and the features closes define (`PANEL_FEATURES`) count.
     """
-    lacking = missing_columns(symbol, BEYOND_CLOSE, "training")
-    if lacking is not None:  # close-only series: the templates fill at the next open, stops use high/low
-        return BadInput(lacking.reason)
+    if not close_only:
+        lacking = missing_columns(symbol, BEYOND_CLOSE, "training")
+        if lacking is not None:  # close-only series: the templates fill at the next open, stops use high/low
+            return BadInput(lacking.reason)
     bars = load_bars(symbol)
     need = min_train_bars()
     if len(bars) < need:
         return NotEnoughHistory(f"training on {symbol}", need, len(bars))
-    prices = bars[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
+    if close_only:
+        bars = close_view(bars, symbol)
+    columns = ["close"] if close_only else ["open", "high", "low", "close"]
+    names = PANEL_FEATURES if close_only else SCALE_FREE
+    prices = bars[columns].to_numpy(dtype=np.float64)
     known = np.isfinite(prices)
     if (prices[known] <= 0).any():
         return DataValidationError(["has prices that are zero or negative"], source=f"symbol {symbol}")
     with np.errstate(all="ignore"):
-        feats = build_features(bars)[SCALE_FREE].iloc[WARMUP:]
+        feats = build_features(bars)[names].iloc[WARMUP:]
     values = feats.to_numpy(dtype=np.float64)
-    complete = (known.all(axis=1) & np.isfinite(bars["volume"].to_numpy(dtype=np.float64)))[WARMUP:]
-    bad = np.isinf(values) | (np.isnan(values) & complete[:, None])
+    complete = known.all(axis=1)
+    if not close_only:
+        complete &= np.isfinite(bars["volume"].to_numpy(dtype=np.float64))
+    bad = np.isinf(values) | (np.isnan(values) & complete[WARMUP:][:, None])
     if not bad.any():
         return None
     rows, cols = np.nonzero(bad)
-    names = sorted({SCALE_FREE[c] for c in cols})
+    names = sorted({names[c] for c in cols})
     return DataValidationError([
         f"features {', '.join(names[:4])}{' ...' if len(names) > 4 else ''} are infinite or undefined on "
         f"{len(set(rows.tolist()))} bars from {feats.index[rows.min()].date()} (prices too extreme to "
@@ -143,16 +155,17 @@ def unsuitable(symbol: str) -> PaiidError | None:
     ], source=f"symbol {symbol}")
 
 
-def usable_symbols(symbols: list[str] | None = None) -> tuple[list[str], list[dict[str, str]]]:
+def usable_symbols(symbols: list[str] | None = None, *, close_only: bool = False
+                   ) -> tuple[list[str], list[dict[str, str]]]:
     """(usable, skipped): `symbols` (default: every daily symbol) split by `unsuitable`.
 
     The one screening of stored symbols for anything that trains or evaluates on the default set;
-    `skipped` is [{"symbol", "reason"}].
+    `skipped` is [{"symbol", "reason"}]. `close_only`: the screening of the close-only models.
     """
     usable: list[str] = []
     skipped: list[dict[str, str]] = []
     for sym in default_symbols() if symbols is None else symbols:
-        problem = unsuitable(sym)
+        problem = unsuitable(sym, close_only=close_only)
         if problem is None:
             usable.append(sym)
         else:
@@ -161,20 +174,8 @@ def usable_symbols(symbols: list[str] | None = None) -> tuple[list[str], list[di
     return usable, skipped
 
 
-def select_symbols(symbols: list[str] | None) -> tuple[list[str], list[dict[str, str]]]:
-    """The symbols a run trains on and the stored ones it skipped (`usable_symbols`).
-
-    `None`: every daily symbol that is usable (`BadInput` if none is). Given symbols: each must exist
-    and be usable, else `UnknownSymbol` / `NotEnoughHistory` / `DataValidationError` naming it; an
-    empty list is `BadInput` rather than "all", so a client bug never retrains everything.
-    """
-    if symbols is None:
-        syms, skipped = usable_symbols(None)
-        if not syms:
-            why = "; ".join(f"{s['symbol']}: {s['reason']}" for s in skipped)
-            raise BadInput("no daily symbols usable for training" + (f" ({why})" if why else "")
-                           + "; import some with `paiid data import`")
-        return syms, skipped
+def _given(symbols: list[str]) -> list[str]:
+    """Symbols named by the user, canonical, known, deduplicated (`UnknownSymbol` / `BadInput`)."""
     known = available_symbols()
     out: list[str] = []
     for raw in symbols:
@@ -189,11 +190,65 @@ def select_symbols(symbols: list[str] | None) -> tuple[list[str], list[dict[str,
     if not out:
         raise BadInput("the list of symbols is empty: omit it (no `symbols` field, no --symbols) to train on "
                        "every symbol with daily bars, or name at least one symbol")
+    return out
+
+
+def select_symbols(symbols: list[str] | None, *, close_only: bool = False
+                   ) -> tuple[list[str], list[dict[str, str]]]:
+    """The symbols a run trains on and the stored ones it skipped (`usable_symbols`).
+
+    `None`: every daily symbol that is usable (`BadInput` if none is). Given symbols: each must exist
+    and be usable, else `UnknownSymbol` / `NotEnoughHistory` / `DataValidationError` naming it; an
+    empty list is `BadInput` rather than "all", so a client bug never retrains everything.
+    `close_only`: screened for the close-only models.
+    """
+    if symbols is None:
+        syms, skipped = usable_symbols(None, close_only=close_only)
+        if not syms:
+            why = "; ".join(f"{s['symbol']}: {s['reason']}" for s in skipped)
+            raise BadInput("no daily symbols usable for training" + (f" ({why})" if why else "")
+                           + "; import some with `paiid data import`")
+        return syms, skipped
+    out = _given(symbols)
     for sym in out:
-        problem = unsuitable(sym)
+        problem = unsuitable(sym, close_only=close_only)
         if problem is not None:
             raise problem
     return out, []
+
+
+def is_close_only(name: str) -> bool:
+    """Whether model `name` is one of the close-only (panel) kinds, trained on close views."""
+    kind = MODELS.get(name)
+    return bool(kind is not None and kind.close_only)
+
+
+def select_groups(symbols: list[str] | None, names: list[str]
+                  ) -> dict[bool, tuple[list[str], list[dict[str, str]]]]:
+    """Per kind of model among `names` (False: the OHLCV models, True: the close-only ones), the symbols
+    it trains on and the stored ones it skipped.
+
+    Default: every usable daily symbol of each kind (the close-only kinds use the close views of the
+    OHLCV symbols too). Given symbols: each kind takes those it can use; a symbol that no kind can use
+    is refused up front, naming why (the close-only screening's reason when it has one).
+    """
+    kinds = sorted({is_close_only(n) for n in names})
+    if symbols is None:
+        out = {k: usable_symbols(None, close_only=k) for k in kinds}
+        if not any(syms for syms, _ in out.values()):
+            why = "; ".join(dict.fromkeys(f"{s['symbol']}: {s['reason']}"
+                                          for _, skipped in out.values() for s in skipped))
+            raise BadInput("no daily symbols usable for training" + (f" ({why})" if why else "")
+                           + "; import some with `paiid data import`")
+        return out
+    given = _given(symbols)
+    problems = {k: {s: unsuitable(s, close_only=k) for s in given} for k in kinds}
+    for sym in given:
+        if all(problems[k][sym] is not None for k in kinds):
+            raise problems[kinds[-1]][sym]
+    return {k: ([s for s in given if problems[k][s] is None],
+                [{"symbol": s, "reason": p.message} for s, p in problems[k].items() if p is not None])
+            for k in kinds}
 
 
 def check_symbols(symbols: list[str] | None) -> list[str]:
@@ -235,10 +290,11 @@ def refit_of(symbols: list[str]) -> pd.Timestamp:
     return refit_date(newest)
 
 
-def screen_at(symbols: list[str], refit: pd.Timestamp) -> tuple[list[str], list[dict[str, str]]]:
+def screen_at(symbols: list[str], refit: pd.Timestamp, *, close_only: bool = False
+              ) -> tuple[list[str], list[dict[str, str]]]:
     """`symbols` split into those usable with data up to `refit` and the others (with the reason)."""
     with as_of(cap(refit)):
-        usable, skipped = usable_symbols(list(symbols))
+        usable, skipped = usable_symbols(list(symbols), close_only=close_only)
     for s in skipped:
         s["reason"] = f"up to the refit date {refit.date()}: {s['reason']}"
     return usable, skipped
@@ -313,61 +369,89 @@ def _registered_dep(name: str) -> tuple[Any, ModelInfo] | None:
 
 def _run(
     names: list[str],
-    symbols: list[str],
+    groups: dict[bool, tuple[list[str], list[dict[str, str]]]],
     seed: int,
     required: set[str],
     description: str,
-    skipped_symbols: list[dict[str, str]],
+    strict: set[str] | None = None,
 ) -> TrainResult:
     """Train `names` in dependency order, registering each unpromoted; then promote them all at once.
 
-    A failure of a model in `required` (or of the final check) promotes nothing and re-raises; the
-    versions registered so far stay on disk, unpromoted. Other failures are reported in `skipped`.
+    Each kind of model (OHLCV, close-only: `select_groups`) trains on its own symbols up to its own
+    refit date (the last scheduled one of its symbols' newest bar), so adding the close-only universe,
+    whose data end later, never moves the OHLCV models' refit date. A kind with no usable symbol is
+    skipped with the reason (refused when a model of it is in `strict`). A failure of a model in
+    `required` (or of the final check) promotes nothing and re-raises; the versions registered so far
+    stay on disk, unpromoted. Other failures are reported in `skipped`.
     """
-    refit = refit_of(symbols)
-    symbols, late = screen_at(symbols, refit)
-    if not symbols:
-        raise NotEnoughHistory(f"training on data up to the refit date {refit.date()}", min_train_bars(), 0)
     out = TrainResult()
-    out.symbols, out.seed, out.skipped_symbols = symbols, seed, list(skipped_symbols) + late
-    out.refit_date = refit
-    with as_of(cap(refit)):  # everything the run reads stops at the refit date (engine/schedule.py)
-        return _run_capped(out, names, symbols, seed, required, description)
-
-
-def _run_capped(out: TrainResult, names: list[str], symbols: list[str], seed: int, required: set[str],
-                description: str) -> TrainResult:
+    out.seed = seed
+    plans = []
+    for kind, (syms, skipped) in sorted(groups.items()):
+        group_names = [n for n in names if is_close_only(n) == kind]
+        if not group_names:
+            continue
+        refit = refit_of(syms) if syms else None
+        usable, late = screen_at(syms, refit, close_only=kind) if syms else ([], [])
+        label = "close_only" if kind else "ohlcv"
+        out.groups[label] = {"symbols": usable, "refit_date": refit, "models": group_names,
+                             "skipped_symbols": list(skipped) + late}
+        if not usable:
+            why = "; ".join(f"{s['symbol']}: {s['reason']}" for s in list(skipped) + late) or "none given"
+            if group_names and (strict or set()) & set(group_names):
+                raise NotEnoughHistory(f"training {', '.join(group_names)} (no usable symbol: {why})",
+                                       min_train_bars(), 0)
+            out.skipped.extend({"name": n, "reason": f"no symbol it can be trained on ({why})"}
+                               for n in group_names)
+            continue
+        plans.append((group_names, usable, refit))
+        if not out.symbols:
+            out.symbols, out.refit_date = usable, refit
+            out.skipped_symbols = list(skipped) + late
+    if not plans:
+        raise NotEnoughHistory("training on data up to the refit date", min_train_bars(), 0)
     deps: dict[str, tuple[Any, ModelInfo]] = {}
     trained: dict[str, int] = {}
-    order = list(TRAINERS)
     try:
-        for name in track(names, description):
-            for earlier in order[: order.index(name)]:
-                if earlier not in deps:
-                    dep = _registered_dep(earlier)
-                    if dep is not None:
-                        deps[earlier] = dep
-            note(f"training {name} on {', '.join(symbols)}")
-            try:
-                done = fit_and_register(name, symbols, seed=seed, deps=deps, promote=False)
-            except Exception as exc:
-                if name in required:
-                    raise
-                log.warning("training %s failed: %s", name, exc)
-                _failed.add((str(config.models_dir()), name))
-                out.skipped.append({"name": name, "reason": f"training failed: {type(exc).__name__}: {exc}"})
-                continue
-            deps[name] = done  # later trainers of this run build on the new model, not the served one
-            trained[name] = done[1].version
+        for group_names, usable, refit in plans:
+            with as_of(cap(refit)):  # everything the group reads stops at its refit date (engine/schedule.py)
+                _run_capped(out, group_names, usable, seed, required, description, deps, trained)
         if trained:
             note(f"checking and promoting {', '.join(f'{n} v{v}' for n, v in trained.items())}")
-            out.extend(registry.promote_set(trained, reason=f"trained on {', '.join(symbols)} (seed {seed})"))
+            reason = f"trained on {', '.join(out.symbols)} (seed {seed})"
+            out.extend(registry.promote_set(trained, reason=reason))
     except BaseException:
         if trained:
             log.warning("training failed, nothing promoted; registered but not promoted: %s",
                         ", ".join(f"{n} v{v}" for n, v in trained.items()))
         raise
     return out
+
+
+def _run_capped(out: TrainResult, names: list[str], symbols: list[str], seed: int, required: set[str],
+                description: str, deps: dict[str, tuple[Any, ModelInfo]], trained: dict[str, int]) -> None:
+    """Train `names` (one kind) on `symbols`; each gets the earlier models of its kind as `deps`."""
+    order = list(TRAINERS)
+    for name in track(names, description):
+        for earlier in order[: order.index(name)]:
+            if earlier not in deps and is_close_only(earlier) == is_close_only(name):
+                dep = _registered_dep(earlier)
+                if dep is not None:
+                    deps[earlier] = dep
+        note(f"training {name} on {', '.join(symbols)}")
+        mine = {k: v for k, v in deps.items() if is_close_only(k) == is_close_only(name)
+                and order.index(k) < order.index(name)}
+        try:
+            done = fit_and_register(name, symbols, seed=seed, deps=mine, promote=False)
+        except Exception as exc:
+            if name in required:
+                raise
+            log.warning("training %s failed: %s", name, exc)
+            _failed.add((str(config.models_dir()), name))
+            out.skipped.append({"name": name, "reason": f"training failed: {type(exc).__name__}: {exc}"})
+            continue
+        deps[name] = done  # later trainers of this run build on the new model, not the served one
+        trained[name] = done[1].version
 
 
 def train_all(
@@ -380,9 +464,9 @@ def train_all(
     nothing and raises.
     """
     names = model_names(only)
-    syms, skipped_symbols = select_symbols(symbols)
+    groups = select_groups(symbols, names)
     with training_lock():
-        return _run(names, syms, seed, set(names), "training models", skipped_symbols)
+        return _run(names, groups, seed, set(names), "training models", set(only or []))
 
 
 #: (models dir, name) whose training failed in this process while not required; not retried implicitly.
@@ -403,10 +487,12 @@ def ensure_models(names: list[str] | None = None) -> TrainResult:
     the models that did train are promoted together.
     """
     required = set(names) if names else set(TRAINERS)
+    kinds = {is_close_only(n) for n in required}  # asking for an OHLCV model trains the OHLCV defaults only
     home = str(config.models_dir())
 
     def todo() -> list[str]:
-        return [n for n in missing_models() if n in required or (home, n) not in _failed]
+        return [n for n in missing_models() if is_close_only(n) in kinds
+                and (n in required or (home, n) not in _failed)]
 
     if not todo():
         return TrainResult()
@@ -415,5 +501,5 @@ def ensure_models(names: list[str] | None = None) -> TrainResult:
         if not pending:
             return TrainResult()
         note(f"no trained {', '.join(pending)} model(s) under {config.models_dir()}: training the defaults")
-        syms, skipped_symbols = select_symbols(None)
-        return _run(pending, syms, 0, required, "training default models", skipped_symbols)
+        return _run(pending, select_groups(None, pending), 0, required, "training default models",
+                    set(names or []))

@@ -122,7 +122,7 @@ def serving_at(name: str, refit: pd.Timestamp, *, train: bool = True) -> tuple[A
 def _train(name: str, refit: pd.Timestamp, symbols: list[str], seed: int, key: str) -> int:
     """Fit the vintage of `name` at `refit` (its dependencies first) and register it unpromoted."""
     deps = {dep: serving_at(dep, refit) for dep in MODELS[name].deps}
-    usable, skipped = screen_at(symbols, refit)
+    usable, skipped = screen_at(symbols, refit, close_only=MODELS[name].close_only)
     if not usable:
         why = "; ".join(f"{s['symbol']}: {s['reason']}" for s in skipped)
         raise NotEnoughHistory(f"a {name} model fitted on data up to {refit.date()} ({why})",

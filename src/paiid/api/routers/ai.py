@@ -69,6 +69,9 @@ class AIRecommendations(BaseModel):
     patterns: list[dict[str, Any]]
     confidence: dict[str, float | None]
     model_versions: dict[str, int]
+    model_family: str | None = Field(
+        None, description="Which models answered: 'panel (close-only features)' for a close-only series, "
+                          "else the per-symbol OHLCV models.")
     models: dict[str, ServedModel] | None = Field(
         None, description="Every model the answer read, fitted on data up to the as-of date's refit date.")
     user: str | None = None

@@ -17,8 +17,9 @@ router = APIRouter(tags=["regime"])
 class RegimeFeatures(BaseModel):
     model_config = ConfigDict(extra="allow")
     volatility: float = Field(..., description="20-bar realised volatility, annualised.")
-    trend_strength: float = Field(..., description="ADX(14), 0-100.")
-    volume_trend: str = Field(..., description="increasing, decreasing or flat")
+    trend_strength: float | None = Field(..., description="ADX(14), 0-100 (null for a close-only series).")
+    volume_trend: str | None = Field(
+        ..., description="increasing, decreasing or flat (null for a series without volume)")
 
 
 class RegimeAnswer(BaseModel):
@@ -33,6 +34,9 @@ class RegimeAnswer(BaseModel):
     recommended_strategies: list[str] = Field(
         ..., description="Strategy families with a positive out-of-sample Sharpe in this regime, best first.")
     model: ServedModel | None = None
+    model_family: str | None = Field(
+        None, description="Which models answered: 'panel (close-only features)' for a close-only series, "
+                          "else the per-symbol OHLCV models.")
     typicality: Typicality | None = None
     prediction_id: int | None = Field(
         None, description="This answer's id in the prediction log (what POST /api/journal links to); null "

@@ -64,6 +64,9 @@ class ScanRow(BaseModel):
     patterns: list[ScanPattern] = Field(..., description="Patterns confirmed in the last few bars.")
     models: dict[str, ServedModel] | None = Field(
         None, description="Every model the row read, fitted up to the refit date of its as-of bar.")
+    model_family: str | None = Field(
+        None, description="Which models answered: 'panel (close-only features)' for a close-only series, "
+                          "else the per-symbol OHLCV models.")
     error: str | None = Field(
         None, description="Why this symbol could not be answered (the other rows still are).")
 

@@ -47,7 +47,7 @@ class MarketConditions(BaseModel):
     model_config = ConfigDict(extra="allow")
     regime: str
     volatility: str
-    trend: str
+    trend: str | None = Field(..., description="up, down or sideways (null without high and low: ADX)")
 
 
 class StrategyRecommendation(BaseModel):
@@ -60,6 +60,9 @@ class StrategyRecommendation(BaseModel):
         None, description="True when no template has a credible edge now (the ranking is still given).")
     stand_aside_reason: str | None = None
     model: ServedModel | None = None
+    model_family: str | None = Field(
+        None, description="Which models answered: 'panel (close-only features)' for a close-only series, "
+                          "else the per-symbol OHLCV models.")
     models: dict[str, ServedModel] | None = Field(None, description="Every model the answer read.")
     typicality: Typicality | None = None
     prediction_id: int | None = Field(
@@ -81,6 +84,9 @@ class TradeOdds(BaseModel):
         None, description="False: the probability is the base rate (the model has no skill to add).")
     note: str | None = None
     model: ServedModel | None = None
+    model_family: str | None = Field(
+        None, description="Which models answered: 'panel (close-only features)' for a close-only series, "
+                          "else the per-symbol OHLCV models.")
     typicality: Typicality | None = None
     prediction_id: int | None = Field(
         None, description="This answer's id in the prediction log (what POST /api/journal links to); null "
