@@ -39,11 +39,19 @@ DATE_EXAMPLES = 16
 BOUND_DATES = ["0001-01-01", "9999-12-31", "2262-04-12", "1677-09-21", "2262-04-11", "1677-09-22",
                "2999-01-01", "2262-04-11T23:59:59", "1677-09-21T00:00:00+00:00", "9999-12-31T23:59:59-12:00"]
 DATE_FIELDS = ("date", "start", "end")
+#: The calendar ranges real answers are asked in: before the first bar (1999-01-04), the early years
+#: whose point-in-time refits have too little history for some models, the two quarters whose refits
+#: the rest of the suite fits into the shared home anyway (2013-01..03 -> 2012-12-31, also GOOG's last
+#: quarter; 2018-04..06 -> 2018-03-31), and after the last bar. An answer as of any other past quarter
+#: fits that quarter's models (300-tree forests) once more: that was most of this file's time, for the
+#: same question (is a real past-date answer ever a 500?) asked of another quarter's models.
+IN_HISTORY = [(dt.date(1995, 1, 1), dt.date(2004, 12, 31)), (dt.date(2013, 1, 1), dt.date(2013, 3, 29)),
+              (dt.date(2018, 4, 2), dt.date(2018, 6, 29)), (dt.date(2019, 1, 1), dt.date(2025, 1, 1))]
 DATES = st.one_of(
     st.sampled_from(BOUND_DATES),
     st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)).map(dt.date.isoformat),
-    # within the bundled symbols' history: real answers
-    st.dates(min_value=dt.date(1995, 1, 1), max_value=dt.date(2025, 1, 1)).map(dt.date.isoformat),
+    # within the bundled symbols' history: real answers (see IN_HISTORY)
+    st.one_of(*(st.dates(min_value=lo, max_value=hi) for lo, hi in IN_HISTORY)).map(dt.date.isoformat),
     st.datetimes(timezones=st.sampled_from([None, dt.UTC, dt.timezone(dt.timedelta(hours=14)),
                                              dt.timezone(dt.timedelta(hours=-12))])).map(dt.datetime.isoformat),
 )

@@ -11,6 +11,9 @@ from paiid.backtest import STRATEGIES
 from paiid.bench.api import linked_home, serve
 
 pytestmark = pytest.mark.slow
+#: A past as-of date served by the 2018-03-31 point-in-time refits, which the answer, journal, chart and
+#: load tests fit into the shared home too: a date of another quarter would fit the models once more.
+DATE = "2018-06-01"
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +25,11 @@ def server(trained: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_recommend_strategy_contract(server) -> None:
     r = httpx.get(
-        f"{server.url}/api/ml/recommend-strategy", params={"symbol": "SPX", "date": "2008-10-15"}, timeout=120
+        f"{server.url}/api/ml/recommend-strategy", params={"symbol": "SPX", "date": DATE}, timeout=120
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["symbol"] == "SPX" and body["as_of"].startswith("2008-10-15")
+    assert body["symbol"] == "SPX" and body["as_of"].startswith(DATE)
     recs = body["recommendations"]
     assert {x["strategy_id"] for x in recs} == set(STRATEGIES)
     probs = [x["probability"] for x in recs]
@@ -36,7 +39,7 @@ def test_recommend_strategy_contract(server) -> None:
         assert 0 <= x["risk_score"] <= 100
     assert {"regime", "volatility", "trend"} <= set(body["market_conditions"])
     again = httpx.get(
-        f"{server.url}/api/ml/recommend-strategy", params={"symbol": "SPX", "date": "2008-10-15"}, timeout=120
+        f"{server.url}/api/ml/recommend-strategy", params={"symbol": "SPX", "date": DATE}, timeout=120
     )
     second = again.json()
     assert second.pop("prediction_id") > body.pop("prediction_id")  # each answer is logged anew

@@ -13,10 +13,10 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import stat
 import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -33,9 +33,12 @@ RUNSTRING = "numpy.testing._private.utils.runstring"
 
 
 @pytest.fixture
-def home(trained: Path, paiid_home: Path) -> Path:
-    """The trained models, copied (the test plants files in them), in this test's own home."""
-    shutil.copytree(trained / "models", paiid_home / "models", ignore=shutil.ignore_patterns("*.lock"))
+def home(promoted_models: Callable[[Path], Path], paiid_home: Path) -> Path:
+    """The trained models, copied (the test plants files in them), in this test's own home.
+
+    Only the promoted versions: the point-in-time refits other tests fitted into the shared home are
+    not what these tests attack, and `paiid models list` would read and audit each of them."""
+    promoted_models(paiid_home)
     service.clear_cache()
     yield paiid_home
     service.clear_cache()

@@ -22,6 +22,9 @@ from paiid.errors import BadInput, NotEnoughHistory, UnknownSymbol
 pytestmark = pytest.mark.slow
 
 REGIMES = {"trending_bullish", "trending_bearish", "ranging", "high_volatility"}
+#: Past as-of dates served by the 2018-03-31 point-in-time refits, which the answer, journal, chart and
+#: load tests fit into the shared home too: a date of another quarter would fit four more models.
+DATE, OTHER_DATE = "2018-06-29", "2018-05-31"
 
 
 @pytest.fixture
@@ -75,12 +78,12 @@ def test_answer_combines_every_model_with_confidences(home: Path) -> None:
 
 
 def test_answer_as_of_a_date_uses_only_bars_up_to_it(home: Path) -> None:
-    a = orch.recommendations("SPX", date="2015-06-30", log_prediction=False)
-    assert a["as_of"].startswith("2015-06-30")
+    a = orch.recommendations("SPX", date=DATE, log_prediction=False)
+    assert a["as_of"].startswith(DATE)
     # the same answer when the data really ends there (no look-ahead through the cache or the models)
-    cut = load_bars("SPX", end="2015-06-30")
+    cut = load_bars("SPX", end=DATE)
     models = orch.served_models(cut)
-    assert {m["refit_date"] for m in a["models"].values()} == {"2015-06-30"}  # point-in-time refits
+    assert {m["refit_date"] for m in a["models"].values()} == {"2018-03-31"}  # point-in-time refits
     core = orch.compute("SPX", cut, models)
     assert core["regime"] == a["regime"] and core["patterns"] == a["patterns"]
     assert core["strategies"] == [{k: v for k, v in s.items() if k != "rank"} for s in a["strategies"]]
@@ -93,10 +96,10 @@ def test_a_cold_answer_computes_the_symbols_context_once(home: Path) -> None:
     once for the selector and again for each priced trade."""
     from paiid.backtest import STRATEGIES
 
-    orch.served_models(load_bars("SPX", end="2015-07-31"))  # loading the models is not part of the answer
+    orch.served_models(load_bars("SPX", end=OTHER_DATE))  # loading the models is not part of the answer
     profile = cProfile.Profile()
     profile.enable()
-    answer = orch.recommendations("SPX", date="2015-07-31", log_prediction=False)
+    answer = orch.recommendations("SPX", date=OTHER_DATE, log_prediction=False)
     profile.disable()
     assert answer["cached"] is False
     calls: Counter[str] = Counter()

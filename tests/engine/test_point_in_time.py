@@ -6,6 +6,10 @@ The cut world is a fresh home where nothing after D exists at all: its data is c
 (`paiid.data.as_of`) and its models are trained inside that cap, from scratch. The two must agree on
 every number. The dates are drawn at random (seeded, so a failure can be replayed; set
 PAIID_PIT_SEED to draw others).
+
+Both worlds train with the real trainers, the selector's and trade model's forests with a few trees
+(`tiny_trainers.small_forests`): the property is about which bars a fit and an answer read, and 300
+trees made this the slowest test of the suite (four trainings per date) without reading one bar more.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from tiny_trainers import small_forests
 
 from paiid.data import as_of, load_bars
 from paiid.engine import answers, service, vintages
@@ -67,11 +73,13 @@ def _fresh_process_state() -> None:
 
 
 @pytest.mark.parametrize("date", _dates(2))
-def test_answer_as_of_d_equals_the_answer_of_a_store_cut_at_d(date: str, trained: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_answer_as_of_d_equals_the_answer_of_a_store_cut_at_d(
+        date: str, promoted_models: Callable[[Path], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_forests(monkeypatch)  # both worlds: the vintages below and the cut world's train_all
     full_home = tmp_path / "full"
     full_home.mkdir()
-    shutil.copytree(trained / "models", full_home / "models", ignore=shutil.ignore_patterns("*.lock"))
+    promoted_models(full_home)  # not the refits other tests left: 300 trees, and maybe this D's
     monkeypatch.setenv("PAIID_HOME", str(full_home))
     _fresh_process_state()
     full = _all_answers(date)

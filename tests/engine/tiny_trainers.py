@@ -92,3 +92,39 @@ TINY = {
     "selector": train_selector,
     "tradeprob": train_tradeprob,
 }
+
+
+# ------------------------------------------------------------------ the real recipes, with small forests
+
+#: Trees per forest of `small_forests`: the real trainers' default is 300; 300 trees cost most of a
+#: training (fitting them in the validation folds and the final fit, then writing and reading them back).
+SMALL_FOREST_TREES = 24
+
+
+def small_selector(symbols: list[str], *, seed: int = 0, deps: dict | None = None) -> Trained:
+    """The real selector trainer (dataset, regime dependency, calibration folds) with few trees."""
+    from paiid.ml import selector
+
+    return selector.train(symbols, seed=seed, deps=deps, n_estimators=SMALL_FOREST_TREES)
+
+
+def small_tradeprob(symbols: list[str], *, seed: int = 0, deps: dict | None = None) -> Trained:
+    """The real trade-probability trainer (entry events, validation folds, shrinkage) with few trees."""
+    from paiid.ml import tradeprob
+
+    return tradeprob.train(symbols, seed=seed, deps=deps, n_estimators=SMALL_FOREST_TREES)
+
+
+def small_forests(monkeypatch: Any) -> None:
+    """Make every training and point-in-time refit of the test use the real trainers and models, the
+    two forests with `SMALL_FOREST_TREES` trees instead of 300.
+
+    For tests of *which data* a model is fitted on and answers from (point in time), where the number
+    of trees changes how long a fit takes and nothing about what it reads. The regime and pattern models
+    are the real trainers unchanged. Both sides of such a comparison must train through here.
+    """
+    from paiid.engine import training
+
+    monkeypatch.setattr(training, "TRAINERS", {**training.TRAINERS, "selector": small_selector,
+                                               "tradeprob": small_tradeprob})
+    monkeypatch.setattr(training, "_failed", set())
