@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: serve test lint clean browser
+.PHONY: serve test lint clean browser postgres
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,10 +27,19 @@ browser:
 		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
 	fi
 
+# Debian's PostgreSQL server binaries for the PostgreSQL tests (each test process starts its own
+# throwaway cluster from them, see tests/postgres_server.py); never a downloaded build.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql for the PostgreSQL tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null); \
+	fi
+
 serve: $(STAMP)
 	$(BIN)/paiid serve --host 127.0.0.1 --port 8000
 
-test: $(DEVSTAMP) browser
+test: $(DEVSTAMP) browser postgres
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(DEVSTAMP)

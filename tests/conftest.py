@@ -2,18 +2,25 @@
 
 Tests that need trained models share one home trained once per session (`trained`) and serve it
 through `paiid.bench.api.linked_home`, which gives each of them its own database and prediction log.
+
+PostgreSQL: `postgres_server` is the session's throwaway cluster (`tests/postgres_server.py`, started
+only when a test asks), `postgres_url` one database on it for the whole session, `database` the
+backend a test runs against, parametrised over SQLite and PostgreSQL (a fresh database each test).
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
 from xdist import is_xdist_worker
 
+import postgres_server as pg
 from paiid.bench.api import child_env, paiid_command
+from paiid.bench.postgres import PostgresUnavailable
 
 #: The symbols the shared models are trained on.
 TRAINED_SYMBOLS = ("SPX",)
@@ -54,3 +61,36 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                 raise RuntimeError(f"paiid train failed ({out.returncode}):\n{out.stderr[-4000:]}")
             marker.write_text(out.stdout)
     return home
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pg.TestDatabases]:
+    """This pytest process's throwaway PostgreSQL cluster (see `tests/postgres_server.py`), stopped after.
+
+    Skips the tests that need it when the server binaries are missing (`make test` installs them).
+    """
+    try:
+        databases = pg.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield databases
+    finally:
+        databases.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: pg.TestDatabases) -> str:
+    """URL (`postgresql+psycopg://...`) of one database at the newest revision, shared by the session."""
+    return postgres_server.fresh()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, paiid_home: Path,
+             monkeypatch: pytest.MonkeyPatch) -> pg.Database:
+    """SQLite (the default file under PAIID_HOME) or a fresh PostgreSQL database via PAIID_DATABASE_URL."""
+    if request.param == "sqlite":
+        return pg.Database("sqlite", f"sqlite:///{paiid_home / 'paiid.db'}", paiid_home)
+    url = request.getfixturevalue("postgres_server").fresh()
+    monkeypatch.setenv("PAIID_DATABASE_URL", url)
+    return pg.Database("postgres", url, paiid_home)

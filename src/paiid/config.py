@@ -41,11 +41,12 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         Path("~/.paiid"), validation_alias="PAIID_HOME", validate_default=True,
-        description="folder for the database file, models, job status and optimisation results; "
+        description="folder for the SQLite database file, models and optimisation results; "
                     "created on first use")
     database_url: str | None = Field(
         None, validation_alias="PAIID_DATABASE_URL",
-        description="SQLAlchemy URL of the database, e.g. PostgreSQL; unset: SQLite file `paiid.db` in "
+        description="SQLAlchemy URL of the database: SQLite or PostgreSQL "
+                    "(`postgresql+psycopg://user:password@host/db`); unset: SQLite file `paiid.db` in "
                     "PAIID_HOME")
     api_key: SecretStr | None = Field(
         None, validation_alias="PAIID_API_KEY",

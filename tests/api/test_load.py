@@ -1,15 +1,15 @@
 """Under concurrent load with two uvicorn workers, every answer served is in the prediction log.
 
 A real `paiid serve --workers 2` on 127.0.0.1, a bounded burst of concurrent requests (many users,
-cached and uncached answers mixed), then the rows are counted in the server's real SQLite file with
-the sqlite3 module — not through our own code, so a bug in the logging path cannot hide itself.
+cached and uncached answers mixed), then the rows are counted in the server's real database — the
+SQLite file with the sqlite3 module, or PostgreSQL (PAIID_DATABASE_URL) with psycopg — not through
+our own code, so a bug in the logging path cannot hide itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import sqlite3
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,7 @@ from paiid.bench.api import linked_home, serve
 from paiid.data import load_bars
 from paiid.engine import vintages
 from paiid.engine.orchestrator import MODEL_NAMES, ab_group
+from postgres_server import Database
 
 pytestmark = pytest.mark.slow
 
@@ -56,20 +57,19 @@ def _fit_vintages(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_prediction_row_lost_with_two_workers(
-        trained: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+        trained: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+        database: Database) -> None:
     home = linked_home(trained, tmp_path_factory.mktemp("load-home"))
     _fit_vintages(home, monkeypatch)  # this test is about logging under load, not about fitting past models
-    with serve(home, workers=2) as srv:
+    served_db = Database(database.kind, database.url, home)  # the server's own home (its SQLite file)
+    with serve(home, workers=2, env=database.env()) as srv:
         results = asyncio.run(_burst(srv.url))
 
     statuses = collections.Counter(code for code, _ in results)
     served = [body for code, body in results if code == 200]
     assert statuses == {200: REQUESTS}, statuses  # nothing failed under load
 
-    with sqlite3.connect(home / "paiid.db") as db:
-        rows = db.execute(
-            "SELECT id, user_id, ab_group FROM predictions WHERE kind = 'recommendation'"
-        ).fetchall()
+    rows = served_db.rows("SELECT id, user_id, ab_group FROM predictions WHERE kind = 'recommendation'")
     assert len(rows) == len(served)
     # each served answer points at its own row, and the row has the user's deterministic group
     ids = {body["prediction_id"] for body in served}

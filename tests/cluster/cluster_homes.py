@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,19 @@ from paiid.data.importer import import_bars
 #: A symbol that exists only in the homes' databases (so a worker reading another database cannot answer).
 DB_SYMBOL = "GOOGX"
 
+#: `PAIID_DATABASE_URL` of the homes: None (SQLite in each home), or a function giving each home its own
+#: database (`conftest.database_url`: one fresh PostgreSQL database per home).
+DatabaseUrl = str | None | Callable[[Path], str]
 
-def home_env(home: Path, database_url: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+
+def url_of(home: Path, database_url: DatabaseUrl) -> str | None:
+    """The database URL `home` uses (None: the SQLite file in the home)."""
+    return database_url(home) if callable(database_url) else database_url
+
+
+def home_env(home: Path, database_url: DatabaseUrl, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a paiid command (or of a Dask process) serving `home`."""
+    database_url = url_of(home, database_url)
     env = child_env(home)
     env.pop("PAIID_DASK_SCHEDULER", None)  # only where a test asks for the cluster
     if database_url:
@@ -31,11 +42,12 @@ def home_env(home: Path, database_url: str | None, extra: dict[str, str] | None 
     return env
 
 
-def make_home(trained: Path, home: Path, database_url: str | None) -> Path:
+def make_home(trained: Path, home: Path, database_url: DatabaseUrl) -> Path:
     """A home serving the shared models with `DB_SYMBOL` in its database: GOOG's bars re-stamped onto
     SPX's last trading days, so it ends on 2018-12-31 like SPX and the promoted models serve it (no
     point-in-time refit is fitted in a test)."""
     linked_home(trained, home)
+    database_url = url_of(home, database_url)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PAIID_HOME", str(home))
         if database_url:

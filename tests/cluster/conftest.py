@@ -4,11 +4,11 @@ The cluster comes from `paiid.bench.cluster.cli_cluster` (the bench times the sa
 separate processes on 127.0.0.1, `--nworkers 1 --nthreads 1`, started with the environment of the home
 they serve, as a deployment would start them.
 
-The database: `database_url` is the one place that says which database the homes use. Today it is
-SQLite (a file in each home, the default when `PAIID_DATABASE_URL` is unset). To run the same tests on
-PostgreSQL, make it return the `postgres_url` fixture of `tests/conftest.py` instead (a one-line change:
-`def database_url(postgres_url: str) -> str | None: return postgres_url`); everything below passes it
-through `PAIID_DATABASE_URL` and counts rows through SQLAlchemy, not through a SQLite file.
+The database: `database_url` is the one place that says which database the homes use: PostgreSQL, one
+fresh database per home on the session's throwaway cluster (`postgres_server` of `tests/conftest.py`), as
+a deployment with a database server would run. Everything below passes it through `PAIID_DATABASE_URL`
+(to the commands and to the Dask processes) and counts rows through SQLAlchemy. Returning None instead runs
+the same tests on a SQLite file in each home.
 """
 
 from __future__ import annotations
@@ -18,19 +18,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_homes import home_env, make_home
+from cluster_homes import DatabaseUrl, home_env, make_home
 
 from paiid.bench.cluster import Cluster, cli_cluster
 
 
 @pytest.fixture(scope="module")
-def database_url() -> str | None:
-    """`PAIID_DATABASE_URL` of every home here; None = SQLite in the home (see the module docstring)."""
-    return None
+def database_url(postgres_server: Any) -> DatabaseUrl:
+    """`PAIID_DATABASE_URL` of each home here: its own fresh PostgreSQL database (module docstring)."""
+    urls: dict[str, str] = {}
+
+    def of(home: Path) -> str:
+        key = str(Path(home).resolve())
+        if key not in urls:
+            urls[key] = postgres_server.fresh()
+        return urls[key]
+
+    return of
 
 
 @pytest.fixture(scope="module")
-def homes(trained: Path, tmp_path_factory: pytest.TempPathFactory, database_url: str | None
+def homes(trained: Path, tmp_path_factory: pytest.TempPathFactory, database_url: DatabaseUrl
           ) -> dict[str, Path]:
     """`local` (runs without a cluster) and `cluster` (the home the workers are started with): the same
     models and the same imported symbol, apart so that neither run can see the other's writes."""
@@ -39,7 +47,7 @@ def homes(trained: Path, tmp_path_factory: pytest.TempPathFactory, database_url:
 
 
 @pytest.fixture(scope="module")
-def dask_cluster(homes: dict[str, Path], database_url: str | None,
+def dask_cluster(homes: dict[str, Path], database_url: DatabaseUrl,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Scheduler and two workers from the command line, serving the `cluster` home, for the module."""
     with cli_cluster(tmp_path_factory.mktemp("dask"), env=home_env(homes["cluster"], database_url)) as c:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from cluster_homes import DB_SYMBOL, home_env, make_home, run_json
+from cluster_homes import DB_SYMBOL, DatabaseUrl, home_env, make_home, run_json, url_of
 
 from paiid.bench.api import paiid_command
 from paiid.bench.cluster import Cluster, worker_names_by_address
@@ -44,12 +44,13 @@ UNIVERSE_SCRIPT = (
 )
 
 
-def _db_url(home: Path, database_url: str | None) -> str:
-    return database_url or f"sqlite:///{home / 'paiid.db'}"
+def _db_url(home: Path, database_url: DatabaseUrl) -> str:
+    return url_of(home, database_url) or f"sqlite:///{home / 'paiid.db'}"
 
 
-def _optuna_url(home: Path, database_url: str | None) -> str:
+def _optuna_url(home: Path, database_url: DatabaseUrl) -> str:
     """Where `paiid.ml.optimize.storage.storage_url` puts the trials of a home."""
+    database_url = url_of(home, database_url)
     if database_url and not database_url.startswith("sqlite"):
         return database_url
     return f"sqlite:///{home / 'optuna.db'}"
@@ -90,7 +91,7 @@ def _strip_scan(rep: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rep.items() if k != "executor"}
 
 
-def _env(home: Path, database_url: str | None, cluster: Cluster | None = None) -> dict[str, str]:
+def _env(home: Path, database_url: DatabaseUrl, cluster: Cluster | None = None) -> dict[str, str]:
     return home_env(home, database_url, {"PAIID_DASK_SCHEDULER": cluster.address} if cluster else None)
 
 
@@ -125,19 +126,19 @@ def test_workers_are_separate_processes_and_tasks_carry_the_callers_settings(
 
 
 @pytest.fixture(scope="module")
-def local_optimize(homes: dict[str, Path], database_url: str | None) -> dict[str, Any]:
+def local_optimize(homes: dict[str, Path], database_url: DatabaseUrl) -> dict[str, Any]:
     """`OPTIMIZE` on two local processes: the reference both optimisation tests compare with."""
     return run_json([*OPTIMIZE, "--workers", "2"], _env(homes["local"], database_url))
 
 
-def _own_trials(home: Path, database_url: str | None, report: dict[str, Any]) -> dict[str, int]:
+def _own_trials(home: Path, database_url: DatabaseUrl, report: dict[str, Any]) -> dict[str, int]:
     """Trials per study of the run that produced `report` (its studies carry its run id)."""
     counts = trials_per_study(_optuna_url(home, database_url))
     return {k: v for k, v in counts.items() if report["settings"]["run_id"] in k}
 
 
 def test_optimize_on_the_cluster_equals_the_local_run(dask_cluster: Cluster, homes: dict[str, Path],
-                                                      database_url: str | None,
+                                                      database_url: DatabaseUrl,
                                                       local_optimize: dict[str, Any]) -> None:
     remote = run_json(OPTIMIZE, _env(homes["cluster"], database_url, dask_cluster))
     assert remote["executor"] == {"backend": "dask", "scheduler": dask_cluster.address}
@@ -148,7 +149,7 @@ def test_optimize_on_the_cluster_equals_the_local_run(dask_cluster: Cluster, hom
 
 
 def test_universe_backtest_on_the_cluster_equals_the_local_run(dask_cluster: Cluster, homes: dict[str, Path],
-                                                               database_url: str | None) -> None:
+                                                               database_url: DatabaseUrl) -> None:
     before = table_counts(_db_url(homes["cluster"], database_url))
     symbols = ",".join(UNIVERSE)
     local = _run_python(UNIVERSE_SCRIPT, [symbols, "1"], _env(homes["local"], database_url))
@@ -159,7 +160,7 @@ def test_universe_backtest_on_the_cluster_equals_the_local_run(dask_cluster: Clu
 
 
 def test_scan_on_the_cluster_equals_the_local_run(dask_cluster: Cluster, homes: dict[str, Path],
-                                                  database_url: str | None) -> None:
+                                                  database_url: DatabaseUrl) -> None:
     args = ["scan", "--symbols", f"SPX,{DB_SYMBOL}"]
     before = table_counts(_db_url(homes["cluster"], database_url))
     local = run_json([*args, "--workers", "1"], _env(homes["local"], database_url))
@@ -188,7 +189,7 @@ def _wait_for_task_on(cluster: Cluster, worker: str, prefix: str, proc: subproce
 
 
 def test_a_worker_killed_mid_run_changes_nothing_and_writes_nothing_twice(
-        trained: Path, tmp_path: Path, database_url: str | None, start_cluster: Any,
+        trained: Path, tmp_path: Path, database_url: DatabaseUrl, start_cluster: Any,
         local_optimize: dict[str, Any]) -> None:
     """Three studies on two fresh workers: worker-1 gets one and is SIGKILLed while it runs it (a fresh
     worker's first task also imports paiid: seconds); Dask reruns it on worker-0."""

@@ -1,7 +1,8 @@
 """The repository's two gates on user input: the date parser every command and endpoint goes through, and
 the symbol rules (character set, NFKC, no look-alike of a stored symbol when a new one is created).
 
-Real SQLite file under the test's PAIID_HOME; the bundled SPX (1999-01-04 .. 2018-12-31, 5031 bars, as the
+Real SQLite file under the test's PAIID_HOME (and, for the stored-symbol rules, a PostgreSQL database
+too: the `database` fixture); the bundled SPX (1999-01-04 .. 2018-12-31, 5031 bars, as the
 README lists it) is the reference series. Expected values are pandas' documented Timestamp bounds.
 """
 
@@ -103,9 +104,12 @@ def test_an_import_may_not_create_a_look_alike_of_a_stored_symbol(look_alike: st
     assert normalise_symbol(look_alike) not in available_symbols()
 
 
-def test_re_importing_a_stored_symbol_is_not_a_look_alike() -> None:
+def test_re_importing_a_stored_symbol_is_not_a_look_alike(database) -> None:
     import_bars(make_bars(), "BRK.B", source="test")
     assert import_bars(make_bars(40), "brk.b", source="test")["symbol"] == "BRK.B"
+    with pytest.raises(BadInput, match="looks like the existing symbol 'BRK.B'"):
+        import_bars(make_bars(), "BRK-B", source="test")
+    assert database.rows("SELECT symbol, count(*) FROM bars GROUP BY symbol") == [("BRK.B", 40)]
 
 
 @pytest.mark.parametrize(("first", "second"), [("C1", "CL"), ("CO", "C0"), ("AIL", "A1L")])

@@ -1,7 +1,9 @@
-"""Imports land in the real SQLite file under PAIID_HOME: idempotent upserts, all-or-nothing writes.
+"""Imports land in the real database: idempotent upserts, all-or-nothing writes.
 
-Row counts are read back with the standard library's `sqlite3`, independently of SQLAlchemy and
-of `read_bars`, so a store that only pretended to write would be caught.
+The tests that write run twice (the `database` fixture): on the SQLite file under PAIID_HOME and on
+a PostgreSQL database given by PAIID_DATABASE_URL. Rows are read back with the driver itself
+(`sqlite3` or psycopg), independently of SQLAlchemy and of `read_bars`, so a store that only
+pretended to write would be caught.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from paiid.data import COLUMNS, describe_symbols, load_bars
 from paiid.data.importer import import_bars, import_file
 from paiid.data.store import read_bars, upsert_bars
 from paiid.errors import BadInput, DataValidationError, NotEnoughHistory, UnknownSymbol
+from postgres_server import Database
 
 
 def make_bars(n: int = 30, start: str = "2021-03-01", freq: str = "B", seed: int = 0) -> pd.DataFrame:
@@ -30,49 +33,47 @@ def make_bars(n: int = 30, start: str = "2021-03-01", freq: str = "B", seed: int
     })
 
 
-def db_rows(home: Path, symbol: str) -> list[tuple]:
-    with sqlite3.connect(home / "paiid.db") as conn:
-        return conn.execute(
-            "SELECT ts, open, high, low, close, volume FROM bars WHERE symbol = ? ORDER BY ts", (symbol,)
-        ).fetchall()
+def db_rows(database: Database, symbol: str) -> list[tuple]:
+    return database.rows("SELECT ts, open, high, low, close, volume FROM bars WHERE symbol = ? ORDER BY ts",
+                         (symbol,))
 
 
-def test_import_writes_the_sqlite_file_under_paiid_home(paiid_home: Path) -> None:
+def test_import_writes_the_database_paiid_is_configured_with(database: Database) -> None:
     raw = make_bars(25)
     result = import_bars(raw, "acme", source="test")
     assert result["symbol"] == "ACME" and result["rows"] == 25 and result["inserted"] == 25
     assert result["first"] == "2021-03-01T00:00:00" and result["last"] == raw["date"].iloc[-1].isoformat()
-    rows = db_rows(paiid_home, "ACME")
+    rows = db_rows(database, "ACME")
     assert len(rows) == 25
+    assert (database.home / "paiid.db").exists() == (database.kind == "sqlite")
     np.testing.assert_allclose([r[4] for r in rows], raw["close"].to_numpy(), rtol=0, atol=0)
     bars = load_bars("ACME")
     np.testing.assert_array_equal(bars.to_numpy(), raw[COLUMNS].to_numpy())
     assert bars.index.dtype == "datetime64[ns]" and bars.index.name == "date"
 
 
-def test_reimport_never_duplicates(paiid_home: Path) -> None:
+def test_reimport_never_duplicates(database: Database) -> None:
     raw = make_bars(25)
     import_bars(raw, "ACME", source="test")
-    before = db_rows(paiid_home, "ACME")
+    before = db_rows(database, "ACME")
     again = import_bars(raw, "ACME", source="test")
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 25)
-    assert db_rows(paiid_home, "ACME") == before
+    assert db_rows(database, "ACME") == before
 
 
-def test_an_unchanged_reimport_writes_nothing(paiid_home: Path) -> None:
-    """`PRAGMA data_version` on an observer connection changes whenever another connection commits a write."""
+def test_an_unchanged_reimport_writes_nothing(database: Database) -> None:
+    """An observer of the database (`Database.writes`) sees no commit from the unchanged import."""
     raw = make_bars(25)
     import_bars(raw, "ACME", source="test")
-    with sqlite3.connect(paiid_home / "paiid.db") as observer:
-        version = observer.execute("PRAGMA data_version").fetchone()
+    with database.writes() as changed:
         again = import_bars(raw, "ACME", source="test")
         assert again["unchanged"] == 25
-        assert observer.execute("PRAGMA data_version").fetchone() == version
+        assert not changed()
         import_bars(raw, "ACME", source="other.csv")  # a new source is recorded, so this one writes
-        assert observer.execute("PRAGMA data_version").fetchone() != version
+        assert changed()
 
 
-def test_overlapping_import_updates_and_extends(paiid_home: Path) -> None:
+def test_overlapping_import_updates_and_extends(database: Database) -> None:
     first = make_bars(20)
     import_bars(first, "ACME", source="test")
     second = make_bars(30, seed=1)  # same dates for 20 rows, different prices, 10 new rows
@@ -84,31 +85,31 @@ def test_overlapping_import_updates_and_extends(paiid_home: Path) -> None:
     np.testing.assert_array_equal(bars["close"].to_numpy(), second["close"].to_numpy())
 
 
-def test_a_rejected_import_leaves_earlier_data_intact(paiid_home: Path) -> None:
+def test_a_rejected_import_leaves_earlier_data_intact(database: Database) -> None:
     good = make_bars(20)
     import_bars(good, "ACME", source="test")
-    before = db_rows(paiid_home, "ACME")
+    before = db_rows(database, "ACME")
     bad = make_bars(30, seed=2)
     bad.loc[25, "close"] = np.nan
     with pytest.raises(DataValidationError):
         import_bars(bad, "ACME", source="test")
-    assert db_rows(paiid_home, "ACME") == before
+    assert db_rows(database, "ACME") == before
 
 
-def test_a_failure_inside_the_transaction_rolls_everything_back(paiid_home: Path) -> None:
+def test_a_failure_inside_the_transaction_rolls_everything_back(database: Database) -> None:
     good = make_bars(20)
     import_bars(good, "ACME", source="good")
-    before = db_rows(paiid_home, "ACME")
+    before = db_rows(database, "ACME")
     # New prices for the 20 stored rows and 5 new rows; the symbol row written last violates
     # NOT NULL, after the inserts and updates ran. All of it must be undone.
     changed = make_bars(25, seed=3).set_index("date")
     with pytest.raises(IntegrityError):
         upsert_bars("ACME", changed, source="broken", timeframe=None)  # type: ignore[arg-type]
-    assert db_rows(paiid_home, "ACME") == before
+    assert db_rows(database, "ACME") == before
     assert [s["source"] for s in describe_symbols() if s["symbol"] == "ACME"] == ["good"]
 
 
-def test_imported_symbol_is_listed_with_its_range(paiid_home: Path) -> None:
+def test_imported_symbol_is_listed_with_its_range(database: Database) -> None:
     raw = make_bars(12, freq="h", start="2021-03-01 10:00")
     import_bars(raw, "fx1", source="file:fx1.csv")
     (entry,) = [s for s in describe_symbols() if s["symbol"] == "FX1"]
@@ -122,12 +123,12 @@ def test_bundled_symbols_cannot_be_overwritten() -> None:
         import_bars(make_bars(), "spx", source="test")
 
 
-def test_mixing_timeframes_in_one_symbol_is_refused(paiid_home: Path) -> None:
+def test_mixing_timeframes_in_one_symbol_is_refused(database: Database) -> None:
     import_bars(make_bars(20), "ACME", source="daily.csv")
     hourly = make_bars(20, freq="h", start="2022-01-03 10:00")
     with pytest.raises(BadInput, match="ACME already holds daily bars but hourly.csv has hourly bars"):
         import_bars(hourly, "ACME", source="hourly.csv")
-    assert len(db_rows(paiid_home, "ACME")) == 20
+    assert len(db_rows(database, "ACME")) == 20
     one_more = make_bars(1, start="2022-06-01")
     assert import_bars(one_more, "ACME", source="daily.csv")["inserted"] == 1  # a lone bar inherits "daily"
 
@@ -225,7 +226,7 @@ def test_as_of_caps_every_load_inside_the_block(paiid_home) -> None:
 # --- digests, rows from earlier versions, a busy database ----------------------------------------
 
 
-def test_one_changed_value_among_many_is_found_and_written(paiid_home: Path) -> None:
+def test_one_changed_value_among_many_is_found_and_written(database: Database) -> None:
     """The unchanged-file shortcut (count + digest) must not hide a single changed cell."""
     raw = make_bars(3000, freq="min", start="2021-03-01 00:00")
     import_bars(raw, "ACME", source="test")
@@ -233,25 +234,24 @@ def test_one_changed_value_among_many_is_found_and_written(paiid_home: Path) -> 
     changed.loc[1234, "volume"] += 1.0
     result = import_bars(changed, "ACME", source="test")
     assert (result["inserted"], result["updated"], result["unchanged"]) == (0, 1, 2999)
-    assert [r[5] for r in db_rows(paiid_home, "ACME")] == changed["volume"].tolist()
+    assert [r[5] for r in db_rows(database, "ACME")] == changed["volume"].tolist()
     back = import_bars(raw, "ACME", source="test")  # and back: the digest followed the update
     assert (back["updated"], back["unchanged"]) == (1, 2999)
     assert import_bars(raw, "ACME", source="test")["unchanged"] == 3000
 
 
-def test_a_part_of_the_stored_bars_imported_again_changes_nothing(paiid_home: Path) -> None:
+def test_a_part_of_the_stored_bars_imported_again_changes_nothing(database: Database) -> None:
     raw = make_bars(60)
     import_bars(raw, "ACME", source="test")
-    before = db_rows(paiid_home, "ACME")
-    with sqlite3.connect(paiid_home / "paiid.db") as observer:
-        version = observer.execute("PRAGMA data_version").fetchone()
+    before = db_rows(database, "ACME")
+    with database.writes() as changed:
         part = import_bars(raw.iloc[10:30], "ACME", source="test")
         assert (part["inserted"], part["updated"], part["unchanged"]) == (0, 0, 20)
-        assert observer.execute("PRAGMA data_version").fetchone() == version
-    assert db_rows(paiid_home, "ACME") == before
+        assert not changed()
+    assert db_rows(database, "ACME") == before
 
 
-def test_bars_stored_by_an_earlier_version_are_matched_not_duplicated(paiid_home: Path) -> None:
+def test_bars_stored_by_an_earlier_version_are_matched_not_duplicated(database: Database) -> None:
     """Rows written through SQLAlchemy's own DateTime binding, with no digest row, as before issue 12."""
     from paiid.data.db import get_engine
     from paiid.data.store import BarRow, SymbolRow
@@ -270,7 +270,7 @@ def test_bars_stored_by_an_earlier_version_are_matched_not_duplicated(paiid_home
         }])
     result = import_bars(raw, "OLD", source="old")
     assert (result["inserted"], result["updated"], result["unchanged"]) == (10, 0, 30)
-    assert len(db_rows(paiid_home, "OLD")) == 40
+    assert len(db_rows(database, "OLD")) == 40
     np.testing.assert_array_equal(load_bars("OLD").to_numpy(), raw[COLUMNS].to_numpy())
     assert import_bars(raw, "OLD", source="old")["unchanged"] == 40  # its digest was built on the way
 
@@ -282,7 +282,8 @@ def test_a_writer_that_waits_too_long_gets_a_one_line_error(paiid_home: Path, mo
 
     monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 0.2)  # read when this PAIID_HOME's engine is created
     import_bars(make_bars(20), "ACME", source="test")
-    before = db_rows(paiid_home, "ACME")
+    sqlite_file = Database("sqlite", "", paiid_home)
+    before = db_rows(sqlite_file, "ACME")
     holder = sqlite3.connect(paiid_home / "paiid.db", isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
@@ -292,4 +293,4 @@ def test_a_writer_that_waits_too_long_gets_a_one_line_error(paiid_home: Path, mo
     finally:
         holder.rollback()
         holder.close()
-    assert db_rows(paiid_home, "ACME") == before
+    assert db_rows(sqlite_file, "ACME") == before

@@ -1,4 +1,7 @@
-"""The prediction log against the real SQLite file and real SPX bars: logging, resolution, reports."""
+"""The prediction log against a real database and real SPX bars: logging, resolution, reports.
+
+Logging, resolution and concurrent writers run on SQLite and on PostgreSQL (the `database` fixture).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ def _regime(as_of: str, regime: str = "trending_bullish", conf: float = 0.7) -> 
             "features": {}, "recommended_strategies": []}
 
 
-def test_log_and_resolve_against_bars(spx):
+def test_log_and_resolve_against_bars(spx, database):
     pid = tracking.log_prediction("regime", "SPX", _regime("2018-06-01"), model_name="regime",
                                   model_version=3, user_id="alice", horizon_bars=5)
     late = tracking.log_prediction("trade", "spx", {"as_of": "2018-12-24", "side": "short",
@@ -141,7 +144,7 @@ def test_report_on_empty_log():
     assert rep["ab_test"]["accuracy_test"]["p_value"] is None
 
 
-def test_concurrent_writers_lose_nothing():
+def test_concurrent_writers_lose_nothing(database):
     code = (
         "import sys; from paiid.engine import tracking\n"
         "w = sys.argv[1]\n"
@@ -154,3 +157,4 @@ def test_concurrent_writers_lose_nothing():
     df = tracking._frame()
     assert len(df) == 100 and df["id"].is_unique
     assert sorted(df["user_id"]) == sorted(f"{w}-{i}" for w in range(4) for i in range(25))
+    assert database.rows("SELECT count(DISTINCT id) FROM predictions") == [(100,)]  # read by the driver

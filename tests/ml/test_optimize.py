@@ -140,11 +140,12 @@ def test_baselines_are_recomputable_from_the_backtest():
     assert rep["default_params"]["fast"] == 20 and rep["default_params"]["adx_min"] == 0.0
 
 
-def test_same_seed_same_result_in_the_database_and_in_memory_and_stored(paiid_home):
+def test_same_seed_same_result_in_the_database_and_in_memory_and_stored(paiid_home, database):
+    """On SQLite (Optuna's own file in the home) and on PostgreSQL (the trials in the database server)."""
     bars = noise(1400, 7)
     kw = {"symbol": "syn7", "n_trials": 8, "n_splits": 2, "seed": 4, **MA_KW}
     a = optimize(bars, MA, **kw)
-    assert (paiid_home / "optuna.db").exists()
+    assert (paiid_home / "optuna.db").exists() == (database.kind == "sqlite")
     b = optimize(bars, MA, storage="memory", **kw)
     drop = ("created", "elapsed_s", "settings")
     assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
@@ -190,13 +191,13 @@ def test_every_trial_of_the_search_is_counted_and_a_rerun_raises_the_count(paiid
     assert g2["trials_counted"]["total"] == _this_run(g1) + _this_run(g2)
 
 
-def test_several_workers_cooperate_on_one_study_through_the_shared_storage(paiid_home):
+def test_several_workers_cooperate_on_one_study_through_the_shared_storage(paiid_home, database):
     bars = noise(1400, 8)
     rep = optimize(bars, MA, n_trials=12, n_splits=2, seed=0, save=False, workers_per_study=2,
                    mapper=functools.partial(executor.map, workers=2), **MA_KW)
     assert rep["in_sample"]["trials"]["requested"] == 12
     assert all(w["trials"]["requested"] == 12 for w in rep["walk_forward"]["windows"])
-    assert (paiid_home / "optuna.db").exists()
+    assert (paiid_home / "optuna.db").exists() == (database.kind == "sqlite")
 
 
 def test_bad_requests_are_refused_with_what_to_do():

@@ -20,8 +20,12 @@ neither parsing nor validation while nobody has written the symbol since.
 Close-only series (`validate.CLOSE_ONLY`) keep NULL open, high, low and volume, read back as NaN,
 and `symbols.real_columns` records which columns are real (NULL, in a database written before it
 existed, means all five: only OHLCV bars could be stored then). A database created before close-only
-series gets the column when it is opened (`db.add_missing_columns`), and its `bars` table loses the
-NOT NULL of those four columns when the first close-only series is written (`_allow_absent_columns`).
+series gets the column, and its `bars` table loses the NOT NULL of those four columns, when it is
+first opened (the first migration, `paiid/data/migrations/versions/0001_initial.py`).
+
+SQLite and PostgreSQL are both first-class: the upsert is each dialect's `INSERT ... ON CONFLICT`
+(`upsert_statement`), times are bound as each driver keeps them (`_encode_ts`), and the write lock is
+each one's own (`db.write_transaction`).
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
-    Engine,
     Float,
     Insert,
     MetaData,
@@ -51,15 +54,13 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    inspect,
     select,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.schema import CreateTable
 
-from paiid.data.db import Base, ensure_tables, get_engine, write_transaction
+from paiid.data.db import Base, get_engine, write_transaction
 from paiid.data.validate import COLUMNS, mark_columns, real_columns_of
 from paiid.errors import BadInput
 
@@ -128,14 +129,17 @@ _STAGING = Table("bars_staging", MetaData(), *(Column(c.name, c.type) for c in B
                  prefixes=["TEMPORARY"])
 
 
-def _upsert(conn: Connection, table: Table, keys: list[str], rows: Select | None = None) -> Insert:
+def upsert_statement(conn: Connection, table: Table, keys: list[str], rows: Select | None = None) -> Insert:
     """`INSERT ... [SELECT rows] ON CONFLICT (keys) DO UPDATE SET` every other column, in the
-    connection's dialect."""
+    connection's dialect (SQLite and PostgreSQL spell it alike, through different SQLAlchemy constructs).
+
+    Execute it with a list of row dicts, or with `rows` for `INSERT ... SELECT`.
+    """
     try:
         insert = _INSERTS[conn.dialect.name]
     except KeyError:
         raise BadInput(
-            f"PAIID_DATABASE_URL uses {conn.dialect.name}; paiid stores bars in SQLite or PostgreSQL"
+            f"PAIID_DATABASE_URL uses {conn.dialect.name}; paiid keeps its tables in SQLite or PostgreSQL"
         ) from None
     stmt = insert(table)
     if rows is not None:
@@ -358,15 +362,12 @@ def upsert_bars(symbol: str, bars: pd.DataFrame, source: str, timeframe: str,
     are recorded with the symbol; the caller makes sure they are those already stored (`importer`).
     """
     engine = get_engine()
-    ensure_tables(engine)
     # Microseconds are what the database keeps; compare at that precision.
     ts = pd.DatetimeIndex(bars.index).as_unit("us").as_unit("ns").asi8
     real = real_columns_of(bars)
     values = bars[COLUMNS].to_numpy(dtype="float64")
     hashes = _row_hashes(ts, values)
     meta = (source, timeframe, ",".join(real))
-    if real != COLUMNS:
-        _allow_absent_columns(engine)
     with engine.connect() as conn:
         plan = _plan(conn, symbol, ts, values, hashes)
         conn.rollback()  # end the read
@@ -388,55 +389,23 @@ def _write(conn: Connection, symbol: str, meta: tuple[str, str, str], plan: _Pla
     """Under the write lock: move the staged rows into `bars`, then the digest and symbol rows."""
     if len(plan.changed):
         staged = select(*(_STAGING.c[c.name] for c in BarRow.__table__.c)).where(true())
-        conn.execute(_upsert(conn, BarRow.__table__, ["symbol", "ts"], rows=staged))
+        conn.execute(upsert_statement(conn, BarRow.__table__, ["symbol", "ts"], rows=staged))
     if plan.state[1:] != _after(plan, meta, record)[1:]:
         imported = ({"import_key": None, "import_bars": None, "import_digest": None, "import_report": None}
                     if record is None else
                     {"import_key": record.key, "import_bars": plan.bars, "import_digest": plan.digest,
                      "import_report": json.dumps(record.report, allow_nan=False)})
-        conn.execute(_upsert(conn, DigestRow.__table__, ["symbol"]),
+        conn.execute(upsert_statement(conn, DigestRow.__table__, ["symbol"]),
                      [{"symbol": symbol, "bars": plan.bars, "digest": plan.digest, **imported}])
     if len(plan.changed) or plan.state[0] != meta:
         _write_symbol(conn, symbol, *meta)
 
 
 def _write_symbol(conn: Connection, symbol: str, source: str, timeframe: str, columns: str) -> None:
-    conn.execute(_upsert(conn, SymbolRow.__table__, ["symbol"]), [{
+    conn.execute(upsert_statement(conn, SymbolRow.__table__, ["symbol"]), [{
         "symbol": symbol, "source": source, "timeframe": timeframe, "real_columns": columns,
         "updated_at": datetime.now(UTC).replace(tzinfo=None),
     }])
-
-
-#: The bar columns a close-only series leaves NULL.
-_ABSENT_OK = [c for c in COLUMNS if c != "close"]
-
-
-def _allow_absent_columns(engine: Engine) -> None:
-    """Drop the NOT NULL of open, high, low and volume from a `bars` table created before close-only
-    series existed (new databases are created without it); nothing to do after the first time.
-
-    PostgreSQL alters the columns in place. SQLite cannot, so the table is rebuilt: created under
-    another name, filled, swapped in, in one transaction under the write lock (readers keep reading
-    the old table until it commits). It costs one copy of the stored bars, once per database, and
-    only when the first close-only series is written.
-    """
-    with engine.connect() as conn:
-        if all(c["nullable"] for c in inspect(conn).get_columns("bars") if c["name"] in _ABSENT_OK):
-            return
-        conn.rollback()
-        with write_transaction(conn, lock_key="bars:schema"):
-            if all(c["nullable"] for c in inspect(conn).get_columns("bars") if c["name"] in _ABSENT_OK):
-                return  # another process did it while we waited for the lock
-            if conn.dialect.name != "sqlite":
-                conn.exec_driver_sql("ALTER TABLE bars " + ", ".join(
-                    f"ALTER COLUMN {c} DROP NOT NULL" for c in _ABSENT_OK))
-                return
-            rebuilt = BarRow.__table__.to_metadata(MetaData(), name="bars_rebuilt")
-            names = ", ".join(c.name for c in rebuilt.c)
-            conn.execute(CreateTable(rebuilt))
-            conn.exec_driver_sql(f"INSERT INTO bars_rebuilt ({names}) SELECT {names} FROM bars")
-            conn.exec_driver_sql("DROP TABLE bars")
-            conn.exec_driver_sql("ALTER TABLE bars_rebuilt RENAME TO bars")
 
 
 def recorded_import(symbol: str, key: str, source: str) -> dict | None:

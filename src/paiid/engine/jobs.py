@@ -1,8 +1,9 @@
 """Background training jobs: start one, read its status.
 
 Training is slow, so `POST /api/ml/train` starts a job on a background thread and answers with its id at
-once. Job status lives in small JSON files under `PAIID_HOME/jobs/` (written atomically) rather than in
-memory, so that with several uvicorn workers any worker can answer `GET /api/ml/train/{job_id}`.
+once. Job status is a row of the database's `training_jobs` table (one short transaction a change)
+rather than memory or a file in the home, so that with several uvicorn workers, on one machine or on
+several sharing a PostgreSQL database, any worker can answer `GET /api/ml/train/{job_id}`.
 Two jobs never train at once: `train_all` holds a cross-process lock, and a second job waits for it.
 """
 
@@ -14,12 +15,14 @@ import re
 import threading
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from paiid import config
+from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from paiid.data.db import Base, get_engine
+from paiid.data.store import upsert_statement
 from paiid.engine import training
-from paiid.engine.registry import atomic_write_json
 from paiid.errors import PaiidError
 
 log = logging.getLogger("paiid.engine.jobs")
@@ -32,14 +35,24 @@ class UnknownJob(PaiidError):
     status_code = 404
 
 
-def _jobs_dir() -> Path:
-    path = config.home() / "jobs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+class JobRow(Base):
+    """One training job: its status and the whole JSON document `read` returns (`body`)."""
+
+    __tablename__ = "training_jobs"
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    body: Mapped[str] = mapped_column(Text)
 
 
 def _write(job: dict[str, Any]) -> None:
-    atomic_write_json(_jobs_dir() / f"{job['job_id']}.json", job)
+    """Store the job's current state (insert or replace), in its own transaction."""
+    table = JobRow.__table__
+    with get_engine().begin() as conn:
+        conn.execute(upsert_statement(conn, table, ["job_id"]), [{
+            "job_id": job["job_id"], "status": job["status"], "body": json.dumps(job),
+            "updated_at": datetime.now(UTC).replace(tzinfo=None),
+        }])
 
 
 def _now() -> str:
@@ -51,10 +64,11 @@ def read(job_id: str) -> dict[str, Any]:
     unknown = UnknownJob(f"unknown training job {job_id!r}; POST /api/ml/train returns the job id")
     if not _JOB_RE.match(job_id or ""):
         raise unknown
-    try:
-        return json.loads((_jobs_dir() / f"{job_id}.json").read_text())
-    except FileNotFoundError:
-        raise unknown from None
+    with get_engine().connect() as conn:
+        body = conn.execute(select(JobRow.body).where(JobRow.job_id == job_id)).scalar_one_or_none()
+    if body is None:
+        raise unknown
+    return json.loads(body)
 
 
 def start(symbols: list[str] | None, *, seed: int = 0, only: list[str] | None = None) -> dict[str, Any]:
@@ -64,8 +78,7 @@ def start(symbols: list[str] | None, *, seed: int = 0, only: list[str] | None = 
     not reported later by a failed job; the job screens the default symbols again, so it reports which
     stored symbols it skipped.
     """
-    training.model_names(only)
-    training.select_symbols(symbols)
+    training.select_groups(symbols, training.model_names(only))  # each kind screens the symbols it can use
     job = {"job_id": uuid.uuid4().hex, "status": "queued", "created_at": _now(),
            "request": {"symbols": symbols, "seed": seed, "only": only}}
     _write(job)

@@ -14,8 +14,9 @@ when the model gives one, the `probability` that the call is right. A directiona
 scored. Directions are inferred from the standard answers (regime `trending_bullish/bearish`, trade
 `side`, pattern `signal`) unless the caller passes them.
 
-Concurrency: every write is its own short transaction (SQLite in WAL mode with a busy timeout, see
-`paiid.data.db`), so several uvicorn workers can log at once; `resolve` only updates rows that are
+Concurrency: every write is its own short transaction (SQLite in WAL mode with a busy timeout, or
+PostgreSQL; see `paiid.data.db`), so several uvicorn workers can log at once; `resolve` only updates rows
+that are
 still unresolved, so two resolvers racing write the same values once.
 """
 
@@ -33,7 +34,7 @@ import pandas as pd
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from paiid.data.db import Base, ensure_tables, get_engine
+from paiid.data.db import Base, get_engine
 from paiid.engine.journal import entries as journal_entries
 from paiid.engine.journal.facts import Prediction
 from paiid.engine.journal.ledger import resolve_entries
@@ -75,16 +76,9 @@ class PredictionRow(Base):
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-_ready: set[str] = set()
-
-
 def _engine():
-    engine = get_engine()
-    key = str(engine.url)
-    if key not in _ready:  # the engine may predate this module's import: create our table once
-        ensure_tables(engine)
-        _ready.add(key)
-    return engine
+    """The database engine; its schema (this table included) is the migrations' (`paiid.data.db`)."""
+    return get_engine()
 
 
 def _utcnow() -> dt.datetime:
@@ -237,7 +231,7 @@ def predictions_by_id(ids: list[int]) -> dict[int, Prediction]:
     out: dict[int, Prediction] = {}
     wanted = sorted({int(i) for i in ids})
     with _engine().connect() as conn:
-        for start in range(0, len(wanted), 500):  # stay below SQLite's bound-parameter limit
+        for start in range(0, len(wanted), 500):  # below SQLite's bound-parameter limit
             rows = conn.execute(
                 select(t.c.id, t.c.kind, t.c.symbol, t.c.as_of, t.c.user_id, t.c.ab_group, t.c.output)
                 .where(t.c.id.in_(wanted[start:start + 500]))

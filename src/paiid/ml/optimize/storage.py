@@ -46,6 +46,11 @@ def open_storage(url: str) -> Any:
     For SQLite: WAL (readers never block the writer), a 60 s busy timeout (concurrent workers queue
     instead of failing) and synchronous=NORMAL (no fsync per trial; in WAL mode a crash of the
     process loses nothing, a power cut at most the last trials).
+
+    For PostgreSQL (`postgresql+psycopg://...`, usually `PAIID_DATABASE_URL` itself): Optuna's tables
+    live beside paiid's in the same database without clashing (Optuna's migrations keep the version
+    table `alembic_version`, paiid's `paiid_alembic_version`), and connections are checked before
+    use (`pool_pre_ping`), so a worker on another machine survives a restart of the database server.
     """
     global _memory_storage
     if url == MEMORY:
@@ -64,6 +69,8 @@ def open_storage(url: str) -> Any:
             return con
 
         kwargs["creator"] = connect
+    else:
+        kwargs["pool_pre_ping"] = True
     storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs, skip_compatibility_check=key in _checked)
     _checked.add(key)
     return storage
