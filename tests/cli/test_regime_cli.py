@@ -63,6 +63,7 @@ def test_as_of_date_answer_equals_the_answer_on_data_cut_at_that_date(
     del body["model"]
     assert body["current_regime"] == model.history(full)["regime"][n - 1]  # full history, read at D
     assert isinstance(body.pop("prediction_id"), int)  # the CLI's answer is logged; the library call is not
+    assert body.pop("model_family").startswith("ohlcv")  # SPX has OHLCV bars: the OHLCV models answer
     assert body == json.loads(json.dumps(regime_answer(model, full.iloc[:n], "SPX")))
 
 

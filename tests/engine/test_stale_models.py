@@ -21,19 +21,21 @@ from older_files import as_older_code_wrote_it
 
 from paiid.bench.api import paiid_command, serve
 from paiid.engine import registry, service
+from paiid.engine.catalog import MODELS
 from paiid.errors import ModelError
 from paiid.ml.regime import RegimeDetector
 
 pytestmark = pytest.mark.slow
 
-OTHERS = ("selector", "tradeprob", "pattern_scorer")
+#: Every other model the catalog serves (the panel kinds included), copied so no command trains a missing one.
+OTHERS = tuple(name for name in MODELS if name != "regime")
 #: The stamp a file of the previous state version of `RegimeDetector` carries.
 OLDER_STATE = {"class": registry.type_name(RegimeDetector), "version": RegimeDetector.STATE_VERSION - 1}
 
 
 def _home(trained: Path, home: Path, monkeypatch: pytest.MonkeyPatch, *, good_first: bool,
           state: dict[str, Any] | None) -> Path:
-    """A home with the trained selector/tradeprob/pattern_scorer and a regime whose promoted version was
+    """A home with the other trained models and a regime whose promoted version was
     saved by older code with the state stamp `state`; with `good_first`, a good version before it."""
     home.mkdir(parents=True, exist_ok=True)
     for name in OTHERS:
