@@ -172,6 +172,55 @@ def _segmented_cumprod_exclusive(g: Array, first: Array) -> Array:
     return out
 
 
+
+def barrier_exits(tb: np.ndarray, tid: np.ndarray, side: np.ndarray, pe_raw: np.ndarray, a: np.ndarray,
+                  stop_dist: np.ndarray | None, tp_dist: np.ndarray | None, low: np.ndarray, high: np.ndarray,
+                  open_: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The trades whose stop or take-profit is touched, each at the first held bar that touches one.
+
+    `tb` are the held bars (in trade order, then bar order) and `tid` the trade holding each; `side`,
+    `pe_raw` (entry price before slippage) and `a` (entry bar) are per trade; `stop_dist` / `tp_dist` per
+    bar (distances known at the entry bar) or None. Returns (trades hit, their exit bars, fill prices,
+    whether it was the stop): a level is filled at the level, or at the open when the bar opened through
+    it; the stop wins a bar that touches both. One function for `simulate` and `paiid.backtest.sweep`,
+    so the sweep's columns exit exactly as single backtests do.
+    """
+    s_t = side[tid]
+    hit = np.zeros(tb.size, bool)
+    stop_hit = hit
+    with np.errstate(invalid="ignore"):
+        if stop_dist is not None:
+            sl = pe_raw - side * stop_dist[a]
+            adverse = np.where(s_t > 0, low[tb], high[tb])
+            stop_hit = s_t * (adverse - sl[tid]) <= 0
+            hit = hit | stop_hit
+        if tp_dist is not None:
+            tp = pe_raw + side * tp_dist[a]
+            favour = np.where(s_t > 0, high[tb], low[tb])
+            hit = hit | (s_t * (favour - tp[tid]) >= 0)
+    hm = np.flatnonzero(hit)
+    if not hm.size:
+        none = np.zeros(0, np.intp)
+        return none, none, np.zeros(0), np.zeros(0, bool)
+    ht = tid[hm]
+    first = np.ones(hm.size, bool)
+    first[1:] = ht[1:] != ht[:-1]
+    k = ht[first]
+    hb = tb[hm[first]]
+    ob = open_[hb]
+    sk = side[k]
+    is_stop = stop_hit[hm[first]] if stop_dist is not None else np.zeros(k.size, bool)
+    px = np.empty(k.size)
+    if stop_dist is not None:
+        lv = sl[k]
+        px = np.where(sk * (ob - lv) <= 0, ob, lv)  # gapped through the stop: filled at the open
+    if tp_dist is not None:
+        lv = tp[k]
+        px_tp = np.where(sk * (ob - lv) >= 0, ob, lv)
+        px = np.where(is_stop, px, px_tp)
+    return k, hb, px, is_stop
+
+
 def simulate(
     open_: Array,
     high: Array,
@@ -242,40 +291,10 @@ def simulate(
     if use_stops:
         tb = np.flatnonzero(nz)
         tid = np.cumsum(chg & nz)[tb] - 1
-        s_t = side[tid]
-        hit = np.zeros(tb.size, bool)
-        stop_hit = hit
-        with np.errstate(invalid="ignore"):
-            if stop_dist is not None:
-                sl = pe_raw - side * stop_dist[a]
-                adverse = np.where(s_t > 0, low[tb], high[tb])
-                stop_hit = s_t * (adverse - sl[tid]) <= 0
-                hit = hit | stop_hit
-            if tp_dist is not None:
-                tp = pe_raw + side * tp_dist[a]
-                favour = np.where(s_t > 0, high[tb], low[tb])
-                hit = hit | (s_t * (favour - tp[tid]) >= 0)
-        hm = np.flatnonzero(hit)
-        if hm.size:
-            ht = tid[hm]
-            first = np.ones(hm.size, bool)
-            first[1:] = ht[1:] != ht[:-1]
-            k = ht[first]
-            hb = tb[hm[first]]
-            ob = open_[hb]
-            sk = side[k]
-            is_stop = stop_hit[hm[first]] if stop_dist is not None else np.zeros(k.size, bool)
-            px = np.empty(k.size)
-            if stop_dist is not None:
-                lv = sl[k]
-                px = np.where(sk * (ob - lv) <= 0, ob, lv)  # gapped through the stop: filled at the open
-            if tp_dist is not None:
-                lv = tp[k]
-                px_tp = np.where(sk * (ob - lv) >= 0, ob, lv)
-                px = np.where(is_stop, px, px_tp)
-            exit_idx[k] = hb
-            x_raw[k] = px
-            reason[k] = np.where(is_stop, EXIT_STOP, EXIT_TAKE_PROFIT)
+        k, hb, px, is_stop = barrier_exits(tb, tid, side, pe_raw, a, stop_dist, tp_dist, low, high, open_)
+        exit_idx[k] = hb
+        x_raw[k] = px
+        reason[k] = np.where(is_stop, EXIT_STOP, EXIT_TAKE_PROFIT)
 
     if close_at_end:
         closing = np.ones(k_n, bool)

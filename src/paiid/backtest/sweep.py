@@ -61,6 +61,7 @@ from paiid.backtest.engine import (
     Simulation,
     _atr_prev,
     _check_costs,
+    barrier_exits,
     parse_exit_rule,
 )
 from paiid.backtest.metrics import bars_per_year as estimate_bars_per_year
@@ -332,41 +333,11 @@ def _plan_block(
         tbf = np.flatnonzero(nz_f)
         tid = np.searchsorted(af, tbf, side="right") - 1  # the trade holding each held bar
         tb = tbf % n
-        s_t = side[tid]
-        hit = np.zeros(tb.size, bool)
-        stop_hit = hit
-        with np.errstate(invalid="ignore"):
-            if stop_dist is not None:
-                sl = pe_raw - side * stop_dist[a]
-                adverse = np.where(s_t > 0, lo[tb], h[tb])
-                stop_hit = s_t * (adverse - sl[tid]) <= 0
-                hit = hit | stop_hit
-            if tp_dist is not None:
-                tp = pe_raw + side * tp_dist[a]
-                favour = np.where(s_t > 0, h[tb], lo[tb])
-                hit = hit | (s_t * (favour - tp[tid]) >= 0)
-        hm = np.flatnonzero(hit)
-        if hm.size:
-            ht = tid[hm]
-            first = np.ones(hm.size, bool)
-            first[1:] = ht[1:] != ht[:-1]
-            k = ht[first]
-            hb = tb[hm[first]]
-            ob = o[hb]
-            sk = side[k]
-            is_stop = stop_hit[hm[first]] if stop_dist is not None else np.zeros(k.size, bool)
-            px = np.empty(k.size)
-            if stop_dist is not None:
-                lv = sl[k]
-                px = np.where(sk * (ob - lv) <= 0, ob, lv)
-            if tp_dist is not None:
-                lv = tp[k]
-                px_tp = np.where(sk * (ob - lv) >= 0, ob, lv)
-                px = np.where(is_stop, px, px_tp)
-            exit_idx[k] = hb
-            x_raw[k] = px
-            reason[k] = np.where(is_stop, EXIT_STOP, EXIT_TAKE_PROFIT)
-            stopped[k] = True
+        k, hb, px, is_stop = barrier_exits(tb, tid, side, pe_raw, a, stop_dist, tp_dist, lo, h, o)
+        exit_idx[k] = hb
+        x_raw[k] = px
+        reason[k] = np.where(is_stop, EXIT_STOP, EXIT_TAKE_PROFIT)
+        stopped[k] = True
 
     if close_at_end:
         closing = np.ones(k_n, bool)
