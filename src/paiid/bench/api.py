@@ -159,11 +159,12 @@ def serve(
             time.sleep(0.2)
         yield server
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server's process group: SIGTERM, wait, then SIGKILL."""
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop a process started in its own group (a server, a Dask scheduler or worker): SIGTERM, wait,
+    then SIGKILL (a worker busy in a task may not answer in time), and any stragglers of the group."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paiid.bench.api import stop_group
+
 #: Seconds to wait for the scheduler file and for every worker to register.
 START_TIMEOUT = 90.0
 
@@ -70,20 +72,6 @@ def _start(argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Pop
     with open(log, "wb") as fh:
         return subprocess.Popen(argv, env=dict(env), stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group, SIGKILL after 10 s (a worker busy in a task may not answer in time)."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def _wait_for_file(path: Path, proc: subprocess.Popen, log: Path, timeout: float) -> dict[str, Any]:
@@ -137,8 +125,8 @@ def cli_cluster(
         yield cluster
     finally:
         for proc in workers.values():
-            _stop(proc)
-        _stop(scheduler)
+            stop_group(proc)
+        stop_group(scheduler)
 
 
 def _wait_for_workers(cluster: Cluster, n: int, timeout: float) -> None:
