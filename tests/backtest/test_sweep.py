@@ -3,6 +3,8 @@ and settings, to the bit, for every template, on OHLCV symbols (SPX, GOOG) and a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paiid.backtest import STRATEGIES, run_backtest
-from paiid.backtest.sweep import run_sweep
+from paiid.backtest.sweep import grid_params, run_sweep
 from paiid.data import load_bars
 from paiid.errors import BadInput, NotEnoughHistory
 from paiid.metrics import sharpe
@@ -161,3 +163,80 @@ def test_random_grids_on_short_series_match_run_backtest(data, seed: int, tpl_id
     sw = run_sweep(bars, tpl_id, grid, **kw)
     for k, p in enumerate(grid):
         assert_same(run_backtest(bars, tpl_id, p, **kw), sw.result(k))
+
+
+SIM_FIELDS = ("equity", "returns", "positions", "entry_idx", "exit_idx", "side", "entry_price", "exit_price",
+              "units", "pnl", "trade_return", "reason", "is_open")
+
+
+def test_the_bench_grid_every_column_is_run_backtest_to_the_bit(symbols) -> None:
+    """The 1,000 pairs `paiid bench --only sweep` times against vectorbt: every column's simulation (per-bar
+    arrays and trades) is `run_backtest`'s, and every 50th column's whole result (metrics included)."""
+    from paiid.bench.sweep import COMMISSION_BPS, FAST, MA, SLOW, grid
+
+    bars = symbols["SPX"]
+    kw = {"commission_bps": COMMISSION_BPS, "slippage_bps": 0.0}
+    sw = run_sweep(bars, MA, grid(), **kw)
+    assert len(sw) == len(FAST) == 1000
+    for k in range(len(sw)):
+        assert (sw.params[k]["fast"], sw.params[k]["slow"]) == (FAST[k], SLOW[k])
+        ref = run_backtest(bars, MA, sw.params[k], **kw)
+        col = sw.sim(k)
+        for name in SIM_FIELDS:
+            np.testing.assert_array_equal(getattr(col, name), getattr(ref.sim, name), err_msg=f"{k} {name}")
+        if k % 50 == 0:
+            assert_same(ref, sw.result(k))
+
+
+@pytest.mark.parametrize("layout", ["fast-major", "slow-major", "gapped", "scattered"])
+def test_outer_products_in_any_order_match_run_backtest(symbols, layout: str) -> None:
+    """The MA cross compares SMA rows per run of a shared period (a slice of the SMA table, or a gather
+    when the periods are not consecutive rows of it) or gathers both sides: every layout, with ADX filters
+    of several periods mixed in, is column by column `run_backtest`."""
+    bars = symbols["GOOG"].iloc[:1200]
+    fast, slow = [5, 8, 9, 10], [11, 12, 13, 30, 31]
+    if layout == "fast-major":
+        pairs = [(f, s) for f in fast for s in slow]
+    elif layout == "slow-major":
+        pairs = [(f, s) for s in slow for f in fast]
+    elif layout == "gapped":  # slow periods interleaved with fast ones in the sorted table
+        pairs = [(f, s) for f in (5, 9, 20) for s in (8, 10, 25, 40) if f < s]
+    else:
+        rng = np.random.default_rng(3)
+        pairs = [(int(f), int(f + d)) for f, d in zip(rng.integers(2, 40, 24), rng.integers(1, 60, 24),
+                                                     strict=True)]
+    adx = [(0.0, 14), (15.0, 10), (25.0, 14), (20.0, 7)]
+    grid = [{"fast": f, "slow": s, "adx_min": adx[i % 4][0], "adx_period": adx[i % 4][1],
+             "allow_short": i % 3 != 0} for i, (f, s) in enumerate(pairs)]
+    sw = run_sweep(bars, "trend-following-ma-cross", grid)
+    for k, p in enumerate(grid):
+        assert_same(run_backtest(bars, "trend-following-ma-cross", p), sw.result(k))
+
+
+def test_grid_validation_is_validate_params_set_by_set() -> None:
+    """Each distinct value is checked once, but the sets are those `validate_params` returns (types, and
+    the sign of a zero), and a bad grid raises the error the first bad set raises there."""
+    tpl = STRATEGIES["trend-following-ma-cross"]
+    rows = [{"fast": 5, "slow": 20.0, "adx_min": 0.0}, {"fast": 5.0, "slow": 20, "adx_min": -0.0},
+            {"fast": 5, "slow": 20, "allow_short": False, "adx_min": 0}, {"fast": np.int64(7), "slow": "30"},
+            {"fast": 5, "slow": 20, "allow_short": True, "adx_min": 12}]
+    got = grid_params(tpl, rows)
+    want = [tpl.validate_params({k: (v.item() if isinstance(v, np.generic) else v) for k, v in p.items()})
+            for p in rows]
+    assert got == want
+    for g, w in zip(got, want, strict=True):
+        assert list(g) == list(w)
+        assert all(type(g[k]) is type(w[k]) for k in w)
+        assert math.copysign(1.0, g["adx_min"]) == math.copysign(1.0, w["adx_min"])
+    assert math.copysign(1.0, got[1]["adx_min"]) == -1.0
+    # Row 0 is bad in `slow` only, row 1 in `fast` (the first name): row 0's error comes first.
+    for grid in ([{"fast": 5, "slow": 500}, {"fast": 1, "slow": 20}], {"fast": [5, 1], "slow": [500, 20]},
+                 [{"fast": 30, "slow": 20}, {"fast": 1}], [{"fast": 5, "slow": 20}, {"fast": 5, "speed": 2}]):
+        first = next(p for p in (grid if isinstance(grid, list) else
+                                 [dict(zip(grid, v, strict=True)) for v in zip(*grid.values(), strict=True)])
+                     if not _valid("trend-following-ma-cross", p))
+        with pytest.raises(BadInput) as want_err:
+            tpl.validate_params(first)
+        with pytest.raises(BadInput) as got_err:
+            grid_params(tpl, grid)
+        assert str(got_err.value) == str(want_err.value)

@@ -57,34 +57,41 @@ class StrategyTemplate:
         """Defaults overlaid with `params`, checked against the ranges (raises `BadInput` naming them)."""
         out: dict[str, Any] = dict(self.params)
         for name, value in (params or {}).items():
-            if name not in self.ranges:
-                raise BadInput(
-                    f"unknown parameter {name!r} for strategy {self.id!r}; valid parameters: "
-                    + ", ".join(f"{k} ({lo:g}..{hi:g})" for k, (lo, hi, _) in self.ranges.items())
-                )
-            lo, hi, kind = self.ranges[name]
-            try:
-                num = float(value)
-            except (TypeError, ValueError):
-                raise BadInput(f"parameter {name!r} of {self.id!r} must be a number in {lo:g}..{hi:g}"
-                               ) from None
-            if not np.isfinite(num) or num < lo or num > hi:
-                raise BadInput(
-                    f"parameter {name}={value!r} is outside its range for {self.id!r}: "
-                    f"{name} must be between {lo:g} and {hi:g} ({kind})"
-                )
-            if kind == "int":
-                if not float(num).is_integer():
-                    raise BadInput(f"parameter {name}={value!r} of {self.id!r} must be a whole number "
-                                   f"in {lo:g}..{hi:g}")
-                out[name] = int(num)
-            else:
-                out[name] = float(num)
+            out[name] = self.validate_value(name, value)
         if self.check is not None:
             problem = self.check(out)
             if problem:
                 raise BadInput(f"invalid parameters for {self.id!r}: {problem}")
         return out
+
+    def validate_value(self, name: str, value: Any) -> int | float:
+        """One parameter checked against its range and converted to its kind (`BadInput` naming the range).
+
+        Separate from `validate_params` because the range check depends on the name and the value alone
+        (relations between parameters are `check`'s, run on the whole set): a sweep of a thousand
+        parameter sets checks each distinct value once (`backtest.sweep.grid_params`)."""
+        if name not in self.ranges:
+            raise BadInput(
+                f"unknown parameter {name!r} for strategy {self.id!r}; valid parameters: "
+                + ", ".join(f"{k} ({lo:g}..{hi:g})" for k, (lo, hi, _) in self.ranges.items())
+            )
+        lo, hi, kind = self.ranges[name]
+        try:
+            num = float(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"parameter {name!r} of {self.id!r} must be a number in {lo:g}..{hi:g}"
+                           ) from None
+        if not np.isfinite(num) or num < lo or num > hi:
+            raise BadInput(
+                f"parameter {name}={value!r} is outside its range for {self.id!r}: "
+                f"{name} must be between {lo:g} and {hi:g} ({kind})"
+            )
+        if kind == "int":
+            if not float(num).is_integer():
+                raise BadInput(f"parameter {name}={value!r} of {self.id!r} must be a whole number "
+                               f"in {lo:g}..{hi:g}")
+            return int(num)
+        return float(num)
 
     def signals(
         self, features: pd.DataFrame | None, bars: pd.DataFrame, params: Mapping[str, Any] | None = None
