@@ -350,8 +350,45 @@ def render_results(evaluation: dict, bench: dict) -> str:
             f"{fmt(peer_s * 1e3) + ' ms' if peer_s is not None else '—'} | {fmt(r.get('ratio'))} | "
             f"{r.get('target') or '—'} | {'yes' if r.get('meets_target') else ('no' if r.get('meets_target') is False else '—')} |"
         )
+    lines += jump_model_lines(bench)
     lines.append("<!-- end results -->")
     return "\n".join(lines)
+
+
+def jump_model_lines(bench: dict) -> list[str]:
+    """The regime-vs-jump-model rows' month-end shares (with Wilson intervals) and the paired test of
+    each window: the speed table only says met or not, this says by how many month-ends and how surely."""
+    rows = [r for r in bench.get("results", []) if r.get("name", "").startswith("bearish month-ends")]
+    if not rows or "peer" not in rows[0].get("details", {}):
+        return []
+    penalties = [r["name"].rsplit("penalty ", 1)[-1].rstrip(")") for r in rows]
+    out = ["", "### Bearish month-ends, point in time: ours vs the jump model (from `paiid bench`)", "",
+           "| symbol | window | ours | " + " | ".join(f"jump model, penalty {p} (paired p)" for p in penalties) + " |",
+           "|---|---|---|" + "---|" * len(rows)]
+
+    def cell(m: dict) -> str:
+        if not m.get("labelled"):
+            return "—"
+        return f"{fmt(m['share_bearish'], True)} ({m['bearish']}/{m['labelled']}) {ci_text(m.get('ci95'), True)}"
+
+    notes = []
+    for sym, rep in rows[0]["details"]["ours"].items():
+        for window, m in rep.get("month_ends", {}).items():
+            peers = []
+            for r, pen in zip(rows, penalties):
+                pm = r["details"]["peer"][sym]["month_ends"].get(window, {})
+                pair = r["details"].get("paired", {}).get(sym, {}).get(window, {})
+                peers.append(f"{cell(pm)} (p {p_text(pair.get('p_value'))})")
+                if pair.get("only_ours_bearish") or pair.get("only_peer_bearish"):
+                    notes.append((sym, window, pen, pair))
+            out.append(f"| {sym} | {window} | {cell(m)} | " + " | ".join(peers) + " |")
+    sig = [f"{s} {w} (penalty {p})" for s, w, p, pair in notes if pair.get("significant")]
+    out += ["", "Shares are of the labelled month-ends with Wilson 95% intervals; the paired p is an exact McNemar "
+            "test on the month-ends only one of the two calls bearish. "
+            + ("Significant differences (p < 0.05): " + ", ".join(sig) + "." if sig else
+               "No difference between ours and the jump model is significant (every paired p ≥ 0.05): with a few "
+               "dozen month-ends per window, a gap of one or two month-ends is noise."), ""]
+    return out
 
 
 def screenshot(html: Path, png: Path) -> None:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from paiid.data import as_of, load_bars
 from paiid.errors import NotEnoughHistory
+from paiid.metrics import wilson_interval
 from paiid.ml.regime.inputs import MIN_BARS
 from paiid.ml.regime.model import RegimeDetector
 
@@ -115,8 +116,11 @@ def agreement(bars: pd.DataFrame, bearish: pd.Series) -> dict[str, Any]:
         lab = win.dropna()
         if len(win) == 0:
             continue
-        months[name] = {"month_ends": int(len(win)), "labelled": int(len(lab)),
-                        "share_bearish": float(lab.mean()) if len(lab) else None}
+        n_bear = int(lab.sum())
+        months[name] = {"month_ends": int(len(win)), "labelled": int(len(lab)), "bearish": n_bear,
+                        "share_bearish": float(lab.mean()) if len(lab) else None,
+                        # a few dozen month-ends: the share's own 95 % interval says how much it can tell
+                        "ci95": wilson_interval(n_bear, len(lab))}
     return {"criterion_bear": share(bear), "criterion_bull": share(bull), "month_ends": months,
             "coverage": {"first_labelled_day": ok.idxmax().date().isoformat() if ok.any() else None,
                          "labelled_days": int(ok.sum()), "days": int(len(ok))}}
