@@ -11,7 +11,7 @@ import optuna
 import pandas as pd
 
 from paiid.ml.optimize.objective import make_batch_objective, make_objective
-from paiid.ml.optimize.storage import open_storage, quiet_optuna
+from paiid.ml.optimize.storage import add_trials, open_storage, quiet_optuna
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,12 @@ class StudyTask:
 def run_study(task: StudyTask) -> dict[str, Any]:
     """Run `task.n_trials` trials of an existing study (module level so any worker can run it).
 
-    Alone on its study, a worker samples against an in-memory copy and writes the finished trials
-    to the shared storage in one go at the end: the sampler sees exactly the same history either way,
-    and the shared database takes one write per trial instead of one per parameter and report (with
-    SQLite, concurrent writers otherwise spend their time waiting for the lock). Cooperating workers
-    must see each other's trials as they happen, so they use the shared storage directly.
+    Alone on its study, a worker samples against an in-memory copy and returns the finished trials,
+    which the caller writes in one transaction per study (`write_trials`): the sampler sees exactly the
+    same history either way, and the shared database takes a few statements per study instead of
+    several per parameter and report (with SQLite, concurrent writers otherwise spend their time
+    waiting for the lock). Cooperating workers must see each other's trials as they happen, so they
+    use the shared storage directly; a rerun of one of their tasks resumes it (`_resume`).
 
     Alone on its study, the trials are asked and told in batches and each batch is backtested in one
     sweep (`make_batch_objective`). The start-up trials (random, `n_startup` of them) do not depend on
@@ -52,10 +53,18 @@ def run_study(task: StudyTask) -> dict[str, Any]:
     sampler = optuna.samplers.TPESampler(seed=task.seed, multivariate=True, n_startup_trials=task.n_startup)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=task.n_startup, n_warmup_steps=0)
     if task.cooperative:
-        shared = optuna.load_study(study_name=task.study_name, storage=open_storage(task.storage),
-                                   sampler=sampler, pruner=pruner)
-        shared.optimize(make_objective(task.bars, task.strategy_id, task.ranges, task.fixed),
-                        n_trials=task.n_trials)
+        storage = open_storage(task.storage)
+        shared = optuna.load_study(study_name=task.study_name, storage=storage, sampler=sampler,
+                                   pruner=pruner)
+        objective = make_objective(task.bars, task.strategy_id, task.ranges, task.fixed)
+        left = task.n_trials - _resume(shared, storage, task.seed)
+
+        def tagged(trial: optuna.Trial) -> float:
+            trial.set_user_attr(TASK_ATTR, task.seed)
+            return objective(trial)
+
+        if left > 0:
+            shared.optimize(tagged, n_trials=left)
     else:
         local = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
         run_batches(local, make_batch_objective(task.bars, task.strategy_id, task.ranges, task.fixed),
@@ -67,13 +76,40 @@ def run_study(task: StudyTask) -> dict[str, Any]:
     return {"study": task.study_name, "trials": task.n_trials, "seconds": time.perf_counter() - t0}
 
 
+#: User attribute naming the cooperative task that ran a trial (its seed: unique among a study's tasks).
+TASK_ATTR = "paiid_task"
+_FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+def _resume(study: optuna.Study, storage: Any, seed: int) -> int:
+    """How many trials an earlier attempt of this cooperative task finished; its orphans marked failed.
+
+    A cluster runs a task at least once: a worker killed mid-study has its task rerun from the start.
+    Cooperative trials go straight to the shared storage, so without this the rerun would add its full
+    share again (12 trials asked, 16 finished seen after one kill) and the killed trial would stay
+    RUNNING for ever. Each trial is tagged with its task (`TASK_ATTR`); a rerun counts its task's
+    finished trials and runs only the rest, and marks its task's RUNNING trials (left by the dead
+    attempt: a task has one live attempt) FAIL, so they are not evaluated trials anywhere. Not covered:
+    a trial killed before its objective tagged it stays RUNNING (it is counted as requested only).
+    """
+    done = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get(TASK_ATTR) != seed:
+            continue
+        if t.state in _FINISHED:
+            done += 1
+        elif t.state == optuna.trial.TrialState.RUNNING:
+            storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+    return done
+
+
 def write_trials(storage: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add each non-cooperative study's returned trials to the shared storage, once per task; the results
-    without their trials (what the report keeps)."""
+    without their trials (what the report keeps). One transaction per study (`storage.add_trials`)."""
     for res in results:
         frozen = res.pop("frozen", None)
         if frozen:
-            optuna.load_study(study_name=res["study"], storage=open_storage(storage)).add_trials(frozen)
+            add_trials(storage, res["study"], frozen)
     return results
 
 
