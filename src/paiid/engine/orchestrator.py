@@ -41,7 +41,8 @@ from paiid.data import (
 from paiid.data.store import stored_symbols
 from paiid.engine.cache import BarStamp, LRUCache, answer_key
 from paiid.engine.catalog import FAMILY_NAMES, ROLES
-from paiid.engine.vintages import describe, serving
+from paiid.engine.schedule import refit_for
+from paiid.engine.vintages import describe, serving_at
 from paiid.errors import BadInput
 from paiid.jsonutil import to_jsonable
 from paiid.ml.context import AnswerContext
@@ -145,8 +146,9 @@ def served_models(bars: pd.DataFrame, *, train: bool = True) -> dict[str, tuple[
     load or train anything).
     """
     out = {}
+    refit = refit_for(bars)  # one refit date for every model (it depends on the bars alone)
     for name in ROLES[family_of(bars)].values():
-        got = serving(name, bars, train=train)
+        got = serving_at(name, refit, train=train)
         if got is None:
             return None
         out[name] = got
