@@ -2,13 +2,13 @@
 
 Each import runs as its own `paiid data import` process in a scratch `PAIID_HOME`, as a user runs
 it, so the figures include start-up, reading, validation and the database; peak memory is that
-process's own maximum resident set (`os.wait4`). The peer of the re-import is the first import of
-the same file in the same run; the re-import recognises the file (`importer.import_file`) and reads
-nothing. Both commands also pay Python's start-up and paiid's imports (`process_start_s`, measured
-alone), so the same two imports are timed inside one process as well (`in_process`), with the stages
-of an unchanged import that is not recognised (the path a renamed copy of the file takes).
-The store as it was before its rewrite was measured on the same kind of file:
-`BEFORE`, quoted beside the new figures (not re-measured here).
+process's own maximum resident set (`os.wait4` in a small launcher, see `timed_import`). The peer of
+the re-import is the first import of the same file in the same run; the re-import recognises the
+file (`importer.import_file`) and reads nothing. Both commands also pay Python's start-up and
+paiid's imports (`process_start_s`, measured alone), so the same two imports are timed inside one
+process as well (`in_process`), with the stages of an unchanged import that is not recognised (the
+path a renamed copy of the file takes). The store as it was before its rewrite was measured on the
+same kind of file: `BEFORE`, quoted beside the new figures (not re-measured here).
 
 Then a real `paiid serve` on the same database answers `GET /api/ml/market-regime` (each answer
 also writes a prediction-log row, so it needs the database's write lock) while another 1M-row
@@ -18,7 +18,6 @@ import runs: its p99 beside the same server's p99 with no import running.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -67,25 +66,47 @@ def write_bars_csv(path: Path, n: int, *, seed: int = 0, start: str = "2020-01-0
     return path
 
 
+#: Run by a small `python -S` of its own: fork, exec argv[2:], wait4, and write the child's wall seconds,
+#: exit code and peak RSS (KiB) as JSON to argv[1]. See `timed_import` for why.
+_LAUNCHER = """
+import json, os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - t0
+with open(report, "w") as f:
+    json.dump({"seconds": seconds, "code": os.waitstatus_to_exitcode(status), "peak_kb": usage.ru_maxrss}, f)
+"""
+
+
 def timed_import(home: Path, path: Path, symbol: str) -> dict[str, Any]:
     """Run `paiid data import PATH --symbol SYMBOL --json` once: wall seconds, peak RSS (MB), its JSON.
 
-    `os.wait4` gives the resource usage of exactly this child, unlike RUSAGE_CHILDREN, which keeps
-    the maximum over every child waited for so far.
+    A child's `ru_maxrss` starts at the high-water mark of the process that spawned it (Linux keeps
+    the parent's when a fork or vfork is replaced by exec), so a child of this bench process, which
+    has held a million-bar frame and whatever the earlier cases left, would report that instead of
+    its own peak. The command is therefore spawned by a launcher of about 10 MB, which `os.wait4`s it
+    (exactly this child, unlike RUSAGE_CHILDREN) and times it.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(paiid_command("data", "import", str(path), "--symbol", symbol, "--json"),
-                                env=child_env(home), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    argv = paiid_command("data", "import", str(path), "--symbol", symbol, "--json")
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as out, \
+            tempfile.TemporaryFile() as err:
+        report = Path(tmp) / "usage.json"
+        subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, str(report), *argv], env=child_env(home),
+                       stdout=out, stderr=err, stdin=subprocess.DEVNULL, check=True)
+        usage = json.loads(report.read_text())
         out.seek(0)
         err.seek(0)
-        if proc.returncode != 0:
-            raise RuntimeError(f"paiid data import exited {proc.returncode}: {err.read().decode()[-2000:]}")
+        if usage["code"] != 0:
+            raise RuntimeError(f"paiid data import exited {usage['code']}: {err.read().decode()[-2000:]}")
         result = json.loads(out.read())
-    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "result": result}
+    return {"seconds": usage["seconds"], "peak_mb": usage["peak_kb"] / 1024, "result": result}
 
 
 def process_start(home: Path, runs: int = 3) -> float:
