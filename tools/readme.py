@@ -382,7 +382,9 @@ def jump_model_lines(bench: dict) -> list[str]:
                 if pair.get("only_ours_bearish") or pair.get("only_peer_bearish"):
                     notes.append((sym, window, pen, pair))
             out.append(f"| {sym} | {window} | {cell(m)} | " + " | ".join(peers) + " |")
-    sig = [f"{s} {w} (penalty {p})" for s, w, p, pair in notes if pair.get("significant")]
+    sig = [f"{s} {w}, penalty {p} (bearish by ours alone on {len(pair['only_ours_bearish'])} month-ends, "
+           f"by the jump model alone on {len(pair['only_peer_bearish'])})" for s, w, p, pair in notes
+           if pair.get("significant")]
     out += ["", "Shares are of the labelled month-ends with Wilson 95% intervals; the paired p is an exact McNemar "
             "test on the month-ends only one of the two calls bearish. "
             + ("Significant differences (p < 0.05): " + ", ".join(sig) + "." if sig else
