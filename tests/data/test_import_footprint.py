@@ -88,15 +88,30 @@ main()
 
 
 def _modules_of_import(home: Path, csv: Path) -> set[str]:
+    return _run_import(home, csv)[0]
+
+
+def _run_import(home: Path, csv: Path) -> tuple[set[str], dict]:
+    """The modules a `paiid data import ... --json` process held at exit, and its JSON answer."""
     env = {**os.environ, "PAIID_HOME": str(home), "PAIID_QUIET": "1"}
     env.pop("PAIID_DATABASE_URL", None)
     argv = ["data", "import", str(csv), "--symbol", "FOOT", "--json"]
     proc = subprocess.run([sys.executable, "-c", _RUN_AND_LIST, *argv], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout)["rows"] == 100
+    result = json.loads(proc.stdout)
+    assert result["rows"] == 100
     line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES "))
-    return set(json.loads(line.removeprefix("MODULES ")))
+    return set(json.loads(line.removeprefix("MODULES "))), result
+
+
+#: What the unchanged re-import has no use for: a database already at the head needs no migration
+#: tool, and a file recognised by its key is neither read nor validated (no table library at all).
+NOT_NEEDED_AGAIN = ("alembic", "mako", "pygments", "pandas", "numpy", "pyarrow", "paiid.data.validate")
+
+
+def _heavy(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in loaded if any(m == n or m.startswith(n + ".") for n in names))
 
 
 def test_data_import_loads_no_model_or_server_libraries(tmp_path: Path) -> None:
@@ -106,5 +121,36 @@ def test_data_import_loads_no_model_or_server_libraries(tmp_path: Path) -> None:
     csv = write_bars_csv(tmp_path / "bars.csv", 100)
     for _ in ("first import", "unchanged re-import"):
         loaded = _modules_of_import(home, csv)
-        heavy = sorted(m for m in loaded if any(m == n or m.startswith(n + ".") for n in NOT_NEEDED))
+        heavy = _heavy(loaded, NOT_NEEDED)
         assert not heavy, f"paiid data import loaded {heavy}"
+
+
+def test_unchanged_reimport_loads_no_migration_tool_and_no_pandas(tmp_path: Path) -> None:
+    """The first import of a fresh home migrates its database (Alembic) and reads the file (pandas);
+    the re-import finds the database at the head with one query and the file by its key, and never
+    imports Alembic, Mako, Pygments, pandas, numpy or pyarrow."""
+    home = tmp_path / "home"
+    home.mkdir()
+    csv = write_bars_csv(tmp_path / "bars.csv", 100)
+    first, answer = _run_import(home, csv)
+    assert {"alembic", "pandas", "pyarrow"} <= first  # the check can fail: a first import loads them
+    assert answer["up_to_date"] is False
+    again, answer_again = _run_import(home, csv)
+    assert answer_again["up_to_date"] is True
+    assert {k: v for k, v in answer_again.items() if k not in ("inserted", "unchanged", "up_to_date")} == \
+        {k: v for k, v in answer.items() if k not in ("inserted", "unchanged", "up_to_date")}
+    assert not _heavy(again, NOT_NEEDED_AGAIN), f"the re-import loaded {_heavy(again, NOT_NEEDED_AGAIN)}"
+
+
+def test_the_lazy_reexports_of_paiid_data_are_the_modules_own() -> None:
+    """`paiid.data` re-exports on first use (so importing any `paiid.data.*` module loads no pandas):
+    every name in `__all__` is the object its module defines, and an unknown name is still an error."""
+    import paiid.data as data
+    from paiid.data import repository, splits, validate
+
+    owners = {"repository": repository, "splits": splits, "validate": validate}
+    assert sorted(data._EXPORTS) == sorted(data.__all__)
+    for name in data.__all__:
+        assert getattr(data, name) is getattr(owners[data._EXPORTS[name]], name), name
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = data.no_such_name

@@ -196,3 +196,27 @@ def test_openers_of_a_fresh_database_at_once_all_succeed(
         assert conn.exec_driver_sql("SELECT count(*) FROM bars").scalar() == 0
     for engine in engines:
         engine.dispose()
+
+
+def test_the_head_constant_is_alembics_head() -> None:
+    """`db.HEAD_REVISION` lets a current database skip importing Alembic; a new revision that does not
+    update it would make every open look like it needs a migration (and this test fails)."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(db.alembic_config()).get_heads()
+    assert heads == [db.HEAD_REVISION]
+
+
+def test_a_database_one_revision_behind_is_upgraded_on_open(paiid_home: Path) -> None:
+    """A database at an older revision differs from `HEAD_REVISION`: the open runs the missing revision."""
+    path = paiid_home / "paiid.db"
+    url = f"sqlite:///{path}"
+    command.upgrade(db.alembic_config(url), "0001")  # what a paiid before the training-jobs table left
+    tables = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    assert "training_jobs" not in {r[0] for r in _sqlite(path, tables)}
+    assert _sqlite(path, f"SELECT version_num FROM {db.VERSION_TABLE}") == [("0001",)]
+    db.forget_migrated(url)
+    db.get_engine(url)
+    assert _sqlite(path, f"SELECT version_num FROM {db.VERSION_TABLE}") == [(db.HEAD_REVISION,)]
+    assert "training_jobs" in {r[0] for r in _sqlite(path, tables)}
+    _check(url)

@@ -13,6 +13,9 @@ Its two files are read once per process, on first use of any of their symbols.
 The three original symbols are `protected` (imports and fetches cannot overwrite them); the skfolio
 ones are not: `AAPL` is what a user most likely imports or fetches, so a stored series of one of
 those names replaces the bundled close-only one (`repository.load_bars` reads the store first).
+
+pandas and `validate` are imported where a file is read: `BUNDLED` and `is_protected` are all an
+unchanged `paiid data import` needs from here, and it should not pay for pandas.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from paiid.data.validate import CLOSE_ONLY, COLUMNS, mark_columns, real_columns_of, validate_bars
+from paiid.data.columns import CLOSE_ONLY, COLUMNS
 from paiid.errors import DataValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _package_file(dist: str, relpath: str) -> Path | None:
@@ -39,6 +44,8 @@ def _package_file(dist: str, relpath: str) -> Path | None:
 
 
 def _spx() -> pd.DataFrame:
+    import pandas as pd
+
     path = _package_file("arch", "arch/data/sp500/sp500.csv.gz")
     if path is None:
         from arch.data import sp500
@@ -48,6 +55,8 @@ def _spx() -> pd.DataFrame:
 
 
 def _backtesting_csv(name: str) -> pd.DataFrame:
+    import pandas as pd
+
     path = _package_file("backtesting", f"backtesting/test/{name}.csv")
     if path is None:
         from backtesting import test
@@ -75,6 +84,8 @@ SKFOLIO_INDEX = "SP500"
 @cache
 def _skfolio_table(name: str) -> pd.DataFrame:
     """One of skfolio's price tables (dates x symbols), read once: all 20 stocks share one file."""
+    import pandas as pd
+
     path = _package_file("skfolio", f"skfolio/datasets/data/{name}.csv.gz")
     if path is None:
         from skfolio import datasets
@@ -122,6 +133,8 @@ def is_protected(symbol: str) -> bool:
 
 @cache
 def _load_cached(symbol: str) -> pd.DataFrame:
+    from paiid.data.validate import mark_columns, real_columns_of, validate_bars
+
     src = BUNDLED[symbol]
     bars, _ = validate_bars(src.loader(), source=src.source)
     if list(src.columns) != real_columns_of(bars):  # a package changed its file: say so, never guess
@@ -137,6 +150,8 @@ def bundled_index(symbol: str) -> pd.DatetimeIndex:
     are checked when a series is first loaded), which keeps `paiid data list` within a few
     milliseconds of what it cost before them; the others come from their validated bars.
     """
+    import pandas as pd
+
     src = BUNDLED[symbol]
     if src.source.startswith("skfolio."):
         return pd.DatetimeIndex(src.loader().index, name="date").as_unit("ns")

@@ -14,6 +14,11 @@ and re-reads the version once it holds it, so exactly one of them creates the ta
 find them made. A database created before migrations existed (tables present, no version table)
 goes through the first revision, which creates only what is missing and adds what an older
 version lacked, keeping every row.
+
+Alembic itself (with Mako and Pygments, about a tenth of `paiid data import`'s start-up) is imported
+only when a database is not at `HEAD_REVISION`: a current database, every open after the first, is
+recognised by one plain query. `tests/data/test_migrations.py` keeps the constant equal to Alembic's
+head, so a new revision that forgets to update it fails the suite.
 """
 
 from __future__ import annotations
@@ -23,11 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic.config import Config
-from alembic.operations import Operations
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -36,10 +38,17 @@ from sqlalchemy.orm import DeclarativeBase
 from paiid import config
 from paiid.errors import PaiidError
 
+if TYPE_CHECKING:  # Alembic is imported where a migration runs, not at start-up (see the docstring)
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 #: How long a writer waits for another one to finish before giving up (SQLite's busy timeout).
 BUSY_TIMEOUT_S = 30
 #: Where the revisions live (package data, shipped with the wheel).
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: The newest revision under `migrations/versions/`, what `head_revision` reads from Alembic. A
+#: database at it needs no migration, so Alembic is not imported; update it with every new revision.
+HEAD_REVISION = "0002"
 #: Our version table; Optuna keeps its own `alembic_version` and may share a PostgreSQL database.
 VERSION_TABLE = "paiid_alembic_version"
 #: Key of the PostgreSQL advisory lock held while a process upgrades the schema (any fixed bigint;
@@ -61,6 +70,8 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     `connection` is handed to `env.py` through `attributes`, so an upgrade runs on the caller's
     connection (the one holding the lock); without it, `env.py` connects to `url`.
     """
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("version_table", VERSION_TABLE)
@@ -74,11 +85,13 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 @lru_cache(maxsize=1)
 def _script() -> ScriptDirectory:
     """The revisions, read once per process (the files do not change while it runs)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str:
-    """The newest revision."""
+    """The newest revision, as Alembic reads it from the revision files (see `HEAD_REVISION`)."""
     head = _script().get_current_head()
     assert head is not None, "paiid/data/migrations/versions holds no revision"
     return head
@@ -90,6 +103,9 @@ def _upgrade(conn: Connection) -> None:
     What `alembic upgrade head` does through `env.py`, without reading `env.py` and the revision
     files again for each database (a test session opens hundreds of fresh ones).
     """
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
     script = _script()
 
     def steps(rev, _context):  # noqa: ANN001, ANN202 - Alembic's callback signature
@@ -136,12 +152,12 @@ def _migration_lock(conn: Connection) -> Iterator[None]:
 def migrate(engine: Engine) -> str:
     """Upgrade `engine`'s database to the newest revision, under the migration lock; the revision.
 
-    Costs one small query when the database is already current (every open after the first).
+    Costs one small query when the database is already current (every open after the first), and
+    no import of Alembic: the stored revision is compared with `HEAD_REVISION`.
     """
-    head = head_revision()
     with engine.connect() as conn:
-        if current_revision(conn) == head:
-            return head
+        if current_revision(conn) == HEAD_REVISION:
+            return HEAD_REVISION
         conn.rollback()
         with _migration_lock(conn):
             if conn.dialect.name == "sqlite":
@@ -153,7 +169,7 @@ def migrate(engine: Engine) -> str:
             # upgraded while we waited.
             _upgrade(conn)
             conn.commit()
-    return head
+    return head_revision()
 
 
 _migrated: set[str] = set()

@@ -3,6 +3,10 @@
 A file imported before is not read again while nothing has changed: `import_key` names its bytes,
 the options and paiid's version, and the store keeps that key with the bars it left
 (`store.recorded_import`). Same key and the symbol untouched since: every row is unchanged.
+
+That answer is most of what `paiid data import` is run for again, and its process is mostly
+Python start-up, so numpy, pandas and `validate` (which brings pyarrow) are imported by the
+functions that read or check bars, never at the top: the recognised re-import loads none of them.
 """
 
 from __future__ import annotations
@@ -10,12 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from paiid import __version__
 from paiid.data.bundled import is_protected
+from paiid.data.columns import CLOSE_ONLY, COLUMNS
 from paiid.data.repository import claim_symbol, timeframe_of
 from paiid.data.store import (
     ImportRecord,
@@ -25,8 +28,12 @@ from paiid.data.store import (
     stored_times_of_day,
     upsert_bars,
 )
-from paiid.data.validate import CLOSE_ONLY, COLUMNS, ValidationReport, real_columns_of, validate_bars
 from paiid.errors import BadInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from paiid.data.validate import ValidationReport
 
 
 def _existing(path: str | Path) -> Path:
@@ -50,6 +57,8 @@ def _read_csv(path: Path, chunk_rows: int = CSV_CHUNK_ROWS) -> pd.DataFrame:
     column read as numbers in one piece and as text in another) pandas' own reconciliation of the
     pieces decides, so the file is read again in one go: a rare file pays two reads, none differs.
     """
+    import pandas as pd
+
     with pd.read_csv(path, chunksize=chunk_rows) as reader:
         pieces = list(reader)
     if len(pieces) == 1:
@@ -68,6 +77,8 @@ def _read_csv(path: Path, chunk_rows: int = CSV_CHUNK_ROWS) -> pd.DataFrame:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """A CSV or Parquet file as a raw table; unreadable files are the user's to fix (BadInput)."""
+    import pandas as pd
+
     p = _existing(path)
     suffix = p.suffix.lower()
     try:
@@ -106,6 +117,8 @@ def check_session(sym: str, bars: pd.DataFrame, timeframe: str, source: str) -> 
     must lie on a stored time's grid (same remainder modulo the bar spacing), so a series that so
     far covers only mornings can still get its afternoons. The stored side is one SQL DISTINCT.
     """
+    import numpy as np
+
     stored = stored_times_of_day(sym)
     if not stored:  # a new symbol sets its own session
         return
@@ -141,6 +154,8 @@ def check_columns(sym: str, bars: pd.DataFrame, source: str) -> None:
     Close-only rows inside an OHLCV series would leave holes in every high/low/volume feature at
     those dates, and OHLCV rows in a close-only series would make it neither: one series, one kind.
     """
+    from paiid.data.validate import real_columns_of
+
     stored = stored_kind(sym)
     new = real_columns_of(bars)
     if stored is not None and stored[1] != new:
@@ -168,6 +183,8 @@ def import_bars(
     `key` (`import_key` of the file `raw` was read from) the result is recorded with the bars, for
     `import_file` to recognise the same file next time.
     """
+    from paiid.data.validate import validate_bars
+
     sym = _claim(symbol)
     bars, report = validate_bars(raw, source=source, sort=sort, dedupe=dedupe, fill_gaps=fill_gaps,
                                  dayfirst=dayfirst, date_format=date_format)
@@ -177,6 +194,8 @@ def import_bars(
 
 def _store(sym: str, bars: pd.DataFrame, report: ValidationReport, *, source: str, key: str | None) -> dict:
     """`import_bars` once the bars are valid: the checks against the stored symbol, then the upsert."""
+    from paiid.data.validate import real_columns_of
+
     if bars.empty:
         raise BadInput(f"{source} has no rows")
     previous = stored_timeframe(sym)
@@ -244,6 +263,8 @@ def import_file(path: str | Path, symbol: str, **options: bool | str | None) -> 
     if recorded is not None:
         counts = {"inserted": 0, "updated": 0, "unchanged": recorded["rows"]}
         return _result(sym, recorded, counts, up_to_date=True)
+    from paiid.data.validate import validate_bars  # only now: the recognised file needs no pandas
+
     # The file's table exists only inside this call, so it is gone before the bars are stored (the
     # argument tuple of a call with **options would keep it alive through the store).
     bars, report = validate_bars(read_table(p), source=source, **options)

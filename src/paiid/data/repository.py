@@ -1,4 +1,8 @@
-"""The one way the rest of the package gets bars: bundled symbols first, then the database."""
+"""The one way the rest of the package gets bars: bundled symbols first, then the database.
+
+pandas and `validate` are imported by the functions that handle bars or dates: `claim_symbol`, all
+an unchanged `paiid data import` needs from here, works on names and should not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,17 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-
-import pandas as pd
-from pandas.errors import OutOfBoundsDatetime
+from typing import TYPE_CHECKING
 
 from paiid.data.bundled import BUNDLED, bundled_index, load_bundled
+from paiid.data.columns import COLUMNS
 from paiid.data.store import read_bars, stored_kind, stored_symbols
-from paiid.data.validate import (
-    COLUMNS,
-    FIRST_DATE,
-    LAST_DATE,
-    MissingColumns,
-    median_spacing,
-    real_columns_of,
-    require_history,
-)
-from paiid.data.validate import require_columns as _require_columns
 from paiid.errors import BadInput, UnknownSymbol
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from paiid.data.validate import MissingColumns
 
 #: The characters a symbol may have, after NFKC normalisation and upper-casing (README, "Data").
 SYMBOL_CHARS = frozenset(string.ascii_uppercase + string.digits + ".-_^=/")
@@ -79,16 +77,16 @@ def claim_symbol(symbol: str) -> str:
 
 def timeframe_of(index: pd.DatetimeIndex) -> str:
     """'daily', 'hourly' or e.g. '15min', from the typical spacing of the bars."""
+    import pandas as pd
+
+    from paiid.data.validate import median_spacing
+
     step = median_spacing(index)
     if step >= pd.Timedelta(hours=20):
         return "daily"
     if step == pd.Timedelta(hours=1):
         return "hourly"
     return f"{int(step.total_seconds() // 60)}min"
-
-
-#: What a plain date as `end` adds: the rest of its day (the last nanosecond included).
-_REST_OF_DAY = pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
 
 
 def parse_timestamp(value: str | pd.Timestamp | None, name: str, *, hint: str = "") -> pd.Timestamp | None:
@@ -99,6 +97,11 @@ def parse_timestamp(value: str | pd.Timestamp | None, name: str, *, hint: str = 
     against the nanosecond index then fails deep inside (OutOfBoundsDatetime, KeyError). Out of range
     is the user's input, so it is a BadInput naming the range (`hint` may add e.g. the symbol's own).
     """
+    import pandas as pd
+    from pandas.errors import OutOfBoundsDatetime
+
+    from paiid.data.validate import FIRST_DATE, LAST_DATE
+
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
@@ -163,6 +166,10 @@ def load_bars(
     `columns` in `bars.attrs`: check with `require_columns(bars, needed, what)` where a command that
     needs open, high, low or volume starts.
     """
+    import pandas as pd
+
+    from paiid.data.validate import require_history
+
     sym = normalise_symbol(symbol)
     bars = _bars_of(sym)
     hint = f" ({sym} has bars from {bars.index[0].date()} to {bars.index[-1].date()})" if len(bars) else ""
@@ -173,7 +180,8 @@ def load_bars(
     if end_ts is not None and end_ts == end_ts.normalize():
         # `end=2018-01-05` means the whole day: with hourly bars its 23 bars after midnight count too
         # (the last representable day ends at Timestamp.max, not at midnight after it)
-        end_ts = min(end_ts, pd.Timestamp.max - _REST_OF_DAY) + _REST_OF_DAY
+        rest_of_day = pd.Timedelta(days=1) - pd.Timedelta(1, "ns")  # the last nanosecond included
+        end_ts = min(end_ts, pd.Timestamp.max - rest_of_day) + rest_of_day
     cap = _AS_OF.get()
     if cap is not None:
         end_ts = cap if end_ts is None else min(end_ts, cap)
@@ -218,6 +226,10 @@ def real_columns(symbol_or_bars: str | pd.DataFrame) -> list[str]:
     """The real bar columns of a symbol (or of loaded bars), in `COLUMNS` order: all five, or
     `["close"]` for a close-only series. For a symbol it reads no bars (bundled metadata, or one
     indexed query of the store)."""
+    import pandas as pd
+
+    from paiid.data.validate import real_columns_of
+
     if isinstance(symbol_or_bars, pd.DataFrame):
         return real_columns_of(symbol_or_bars)
     return _kind(normalise_symbol(symbol_or_bars))[1]
@@ -232,19 +244,25 @@ def require_columns(symbol_or_bars: str | pd.DataFrame, needed: list[str] | tupl
     low, volume". Call it where a command starts, before any work; on bars from `load_bars` it
     costs microseconds (their `attrs`, or one numpy pass over full bars).
     """
+    import pandas as pd
+
+    from paiid.data.validate import require_columns as require_columns_of
+
     if isinstance(symbol_or_bars, pd.DataFrame):
-        return _require_columns(symbol_or_bars, needed, what)
+        return require_columns_of(symbol_or_bars, needed, what)
     sym = normalise_symbol(symbol_or_bars)
     source, columns = _kind(sym)
     probe = pd.DataFrame(columns=COLUMNS)
     probe.attrs.update(symbol=sym, source=source, columns=columns)
-    return _require_columns(probe, needed, what)
+    return require_columns_of(probe, needed, what)
 
 
 def missing_columns(symbol_or_bars: str | pd.DataFrame, needed: list[str] | tuple[str, ...],
                     what: str) -> MissingColumns | None:
     """`require_columns` that returns the error instead of raising it (None when nothing is missing):
     for screens that skip a symbol and say why, such as training's `unsuitable`."""
+    from paiid.data.validate import MissingColumns
+
     try:
         require_columns(symbol_or_bars, needed, what)
     except MissingColumns as exc:

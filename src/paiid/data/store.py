@@ -26,6 +26,9 @@ first opened (the first migration, `paiid/data/migrations/versions/0001_initial.
 SQLite and PostgreSQL are both first-class: the upsert is each dialect's `INSERT ... ON CONFLICT`
 (`upsert_statement`), times are bound as each driver keeps them (`_encode_ts`), and the write lock is
 each one's own (`db.write_transaction`).
+
+numpy, pandas and `validate` are imported by the functions that handle bars: recognising an
+unchanged file (`recorded_import`, `stored_symbols`) reads a few rows and should not pay for them.
 """
 
 from __future__ import annotations
@@ -35,9 +38,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -60,9 +62,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
+from paiid.data.columns import COLUMNS
 from paiid.data.db import Base, get_engine, write_transaction
-from paiid.data.validate import COLUMNS, mark_columns, real_columns_of
 from paiid.errors import BadInput
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 #: Rows per executemany / fetch: large enough to amortise round trips, small enough that the
 #: Python objects of one batch (a few tens of MB) never dominate the import's memory.
@@ -156,6 +162,9 @@ def _encode_ts(dialect: str, ts: np.ndarray) -> list:
     through the ORM or by earlier versions compare and conflict equal); formatting it in numpy
     avoids a Python call per row. Other drivers take `datetime` objects.
     """
+    import numpy as np
+    import pandas as pd
+
     micro = ts.view("datetime64[ns]").astype("datetime64[us]")
     if dialect != "sqlite":
         return pd.DatetimeIndex(micro).to_pydatetime().tolist()
@@ -166,6 +175,9 @@ def _encode_ts(dialect: str, ts: np.ndarray) -> list:
 
 def _decode_ts(dialect: str, values: Sequence) -> np.ndarray:
     """Stored times (see `_encode_ts`) as int64 ns."""
+    import numpy as np
+    import pandas as pd
+
     if dialect == "sqlite":
         return np.array(values, dtype="datetime64[us]").astype("datetime64[ns]").view("int64")
     return pd.DatetimeIndex(values).as_unit("ns").asi8
@@ -207,6 +219,8 @@ def _read_range(
     Ordered by time and fetched `BATCH` rows at a time into numpy, so a million stored bars never
     exist as a million Python row objects at once.
     """
+    import numpy as np
+
     dialect = conn.dialect.name
     query = select(BarRow.ts, *(getattr(BarRow, c) for c in COLUMNS)).where(BarRow.symbol == symbol)
     if first is not None and last is not None:
@@ -230,6 +244,8 @@ def _row_hashes(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
     at a time and in place, so a million bars need a few 8 MB temporaries, not a copy of the bars.
     `_canonical` turns -0.0 into 0.0 and fixes NaN's bits. uint64 arithmetic wraps, as intended.
     """
+    import numpy as np
+
     h = np.full(len(ts), 0x9E3779B97F4A7C15, dtype="uint64")
     z = np.empty_like(h)
     columns = (_canonical(values[:, j]).view("uint64") for j in range(values.shape[1]))
@@ -246,6 +262,8 @@ def _row_hashes(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _canonical(column: np.ndarray) -> np.ndarray:
     """A column with -0.0 as 0.0 (equal as prices) and every NaN (an absent value of a close-only
     series, however a driver returns it) with the same bits, so that equal bars hash equal."""
+    import numpy as np
+
     out = column + 0.0
     nan = np.isnan(out)
     if nan.any():
@@ -255,6 +273,8 @@ def _canonical(column: np.ndarray) -> np.ndarray:
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise equality of two value blocks, NaN (absent) equal to NaN."""
+    import numpy as np
+
     return ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
 
 
@@ -298,6 +318,8 @@ def _state(conn: Connection, symbol: str) -> tuple:
 
 
 def _plan(conn: Connection, symbol: str, ts: np.ndarray, values: np.ndarray, hashes: np.ndarray) -> _Plan:
+    import numpy as np
+
     state = _state(conn, symbol)
     kept = state[1]
     if kept == (len(ts), _digest(hashes)):  # same count and digest: the stored bars are these bars
@@ -361,6 +383,10 @@ def upsert_bars(symbol: str, bars: pd.DataFrame, source: str, timeframe: str,
     `record` is stored with the bars, in the same transaction. The real columns (`real_columns_of`)
     are recorded with the symbol; the caller makes sure they are those already stored (`importer`).
     """
+    import pandas as pd
+
+    from paiid.data.validate import real_columns_of
+
     engine = get_engine()
     # Microseconds are what the database keeps; compare at that precision.
     ts = pd.DatetimeIndex(bars.index).as_unit("us").as_unit("ns").asi8
@@ -453,6 +479,10 @@ def read_bars(symbol: str) -> pd.DataFrame | None:
 
     A close-only series carries its symbol, source and real `columns` in `attrs` (`mark_columns`).
     """
+    import pandas as pd
+
+    from paiid.data.validate import mark_columns
+
     engine = get_engine()
     with engine.connect() as conn:
         ts, values = _read_range(conn, symbol)
@@ -489,10 +519,20 @@ def stored_symbols() -> list[dict]:
     with get_engine().connect() as conn:
         rows = conn.execute(query).all()
     return [
-        {"symbol": sym, "source": source, "timeframe": timeframe, "first": pd.Timestamp(first).isoformat(),
-         "last": pd.Timestamp(last).isoformat(), "bars": int(count), "columns": _columns(columns)}
+        {"symbol": sym, "source": source, "timeframe": timeframe, "first": _isoformat(first),
+         "last": _isoformat(last), "bars": int(count), "columns": _columns(columns)}
         for sym, source, timeframe, columns, first, last, count in rows if count
     ]
+
+
+def _isoformat(value: object) -> str:
+    """`pd.Timestamp(value).isoformat()` without importing pandas for what the drivers return, a
+    naive `datetime` (same text: a stored time has no nanoseconds); pandas for anything else."""
+    if type(value) is datetime and value.tzinfo is None:
+        return value.isoformat()
+    import pandas as pd
+
+    return pd.Timestamp(value).isoformat()
 
 
 def stored_times_of_day(symbol: str) -> set[int]:

@@ -25,11 +25,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from paiid.data.columns import CLOSE_ONLY, COLUMNS
 from paiid.errors import BadInput, DataValidationError, NotEnoughHistory
 
-COLUMNS = ["open", "high", "low", "close", "volume"]
-#: The real columns of a close-only series; its other bar columns are NaN.
-CLOSE_ONLY = ["close"]
 #: The bar columns a close-only series lacks: what a command that needs full bars asks for.
 BEYOND_CLOSE = ("open", "high", "low", "volume")
 DATE_COLUMNS = ("date", "datetime", "time", "timestamp")
