@@ -13,8 +13,9 @@ up to `schedule.refit_for(bars)`, the last scheduled refit date on or before D:
 
 Cost: the first answer of a refit period trains what it reads (measured in `paiid bench --only
 vintages`); later ones load it from the registry, then from memory. Training happens under the training
-lock, so concurrent requests train a vintage once. A refit date with too little data before it is
-`NotEnoughHistory` (422 / exit 2): no model could have been fitted then.
+lock, so concurrent requests train a vintage once, and under a lock per vintage, so the threads of one
+process load it once. A refit date with too little data before it is `NotEnoughHistory` (422 / exit 2):
+no model could have been fitted then.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ from paiid.progress import note
 #: (models dir, name, refit date, recipe) -> (model, info) of vintages loaded in this process.
 _loaded: dict[tuple[str, str, str, str], tuple[Any, ModelInfo]] = {}
 _lock = threading.RLock()
+#: One lock per vintage key: the threads of a burst of past-date requests that all miss `_loaded`
+#: wait for the first one's load instead of each loading the same file (a 300-tree forest: ~1 s and
+#: hundreds of MB apiece; `registry.load` instantiates one model at a time per process anyway).
+_key_locks: dict[tuple[str, str, str, str], threading.RLock] = {}
 
 
 def model_refit(info: ModelInfo) -> pd.Timestamp | None:
@@ -107,15 +112,21 @@ def serving_at(name: str, refit: pd.Timestamp, *, train: bool = True) -> tuple[A
             return _loaded[memo]
     if not train:
         return None
-    found = _find(name, refit, key)
-    if found is None:
-        with training_lock():
-            found = _find(name, refit, key)  # another process may have trained it while we waited
-            if found is None:
-                found = _train(name, refit, symbols, seed, key)
-    model, info = registry.load(name, found)
     with _lock:
-        _loaded[memo] = (model, info)
+        key_lock = _key_locks.setdefault(memo, threading.RLock())
+    with key_lock:
+        with _lock:
+            if memo in _loaded:  # another thread loaded it while we waited
+                return _loaded[memo]
+        found = _find(name, refit, key)
+        if found is None:
+            with training_lock():
+                found = _find(name, refit, key)  # another process may have trained it while we waited
+                if found is None:
+                    found = _train(name, refit, symbols, seed, key)
+        model, info = registry.load(name, found)
+        with _lock:
+            _loaded[memo] = (model, info)
     return model, info
 
 
@@ -140,3 +151,4 @@ def clear_cache() -> None:
     """Forget loaded vintages (tests)."""
     with _lock:
         _loaded.clear()
+        _key_locks.clear()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -154,12 +155,23 @@ def audit_schema(data: bytes) -> SchemaAudit:
     return SchemaAudit(root=_name_of(schema) or "?", types=types, loaders=loaders)
 
 
+#: One skops instantiation at a time per process. Why: numpy reads every array's header with
+#: `ast.literal_eval`, and CPython 3.11 keeps the AST constructor's recursion-depth counter per
+#: interpreter, not per thread; two threads loading at once (an API worker's thread pool answering a
+#: burst of past-date requests, each loading the same point-in-time refit) can then fail one of them
+#: with `SystemError: AST constructor recursion depth mismatch`, which `load` reports as a corrupt file
+#: (HTTP 503). Measured in tests/engine/test_registry_concurrency_threads.py. Loading is CPU-bound under
+#: the GIL anyway, so serialising it costs concurrent loads almost nothing.
+_INSTANTIATE = threading.Lock()
+
+
 def _loads_audited(data: bytes, audit: SchemaAudit) -> Any:
     """Instantiate a skops archive whose schema passed the audit, trusting exactly the types it names.
 
     skops still refuses anything its own audit finds beyond those (fail closed).
     """
-    return sio.loads(data, trusted=sorted(audit.types))
+    with _INSTANTIATE:
+        return sio.loads(data, trusted=sorted(audit.types))
 
 
 
