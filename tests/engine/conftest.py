@@ -30,14 +30,15 @@ def copy_promoted(models: Path, to: Path) -> Path:
     Why not all of it: the session's shared home also holds the point-in-time refits (vintages) other
     tests fitted into it, a varying number of 300-tree forests; a test that wants its own writable copy
     of the served models needs none of them, and they would make what it copies and checks depend on
-    which tests ran before it.
+    which tests ran before it. Lock files and the registry's half-written `.*.tmp` files (another test
+    process may be saving a vintage right now; the file vanishes mid-copy) are never copied.
     """
     promoted = json.loads((models / "promoted.json").read_text())["versions"]
 
     def ignore(folder: str, names: list[str]) -> list[str]:
         name = Path(folder).name
         keep = {f"v{promoted[name]}.json", f"v{promoted[name]}.skops"} if name in promoted else set()
-        return [n for n in names if n.endswith(".lock") or (n.startswith("v") and n not in keep)]
+        return [n for n in names if n.endswith((".lock", ".tmp")) or (n.startswith("v") and n not in keep)]
 
     shutil.copytree(models, to, ignore=ignore)
     return to

@@ -115,7 +115,7 @@ def test_repeat_is_served_from_cache_and_a_new_model_version_invalidates(home: P
 
     # this test promotes a new version, so it gets its own copy of the models (never the shared ones)
     (home / "models").unlink()
-    shutil.copytree(trained / "models", home / "models", ignore=shutil.ignore_patterns("*.lock"))
+    shutil.copytree(trained / "models", home / "models", ignore=shutil.ignore_patterns("*.lock", "*.tmp"))
 
     first = orch.recommendations("SPX")
     again = orch.recommendations("SPX")

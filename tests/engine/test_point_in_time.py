@@ -108,7 +108,7 @@ def copied(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     """A home with its own copy of the session's models (the test adds past-date refits to it)."""
     home = tmp_path / "h"
     home.mkdir()
-    shutil.copytree(trained / "models", home / "models", ignore=shutil.ignore_patterns("*.lock"))
+    shutil.copytree(trained / "models", home / "models", ignore=shutil.ignore_patterns("*.lock", "*.tmp"))
     monkeypatch.setenv("PAIID_HOME", str(home))
     _fresh_process_state()
     yield home

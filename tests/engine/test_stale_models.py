@@ -39,7 +39,8 @@ def _home(trained: Path, home: Path, monkeypatch: pytest.MonkeyPatch, *, good_fi
     saved by older code with the state stamp `state`; with `good_first`, a good version before it."""
     home.mkdir(parents=True, exist_ok=True)
     for name in OTHERS:
-        shutil.copytree(trained / "models" / name, home / "models" / name)
+        shutil.copytree(trained / "models" / name, home / "models" / name,
+                        ignore=shutil.ignore_patterns("*.lock", "*.tmp"))
     monkeypatch.setenv("PAIID_HOME", str(trained))
     model, _ = registry.load("regime")
     monkeypatch.setenv("PAIID_HOME", str(home))
