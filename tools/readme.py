@@ -24,6 +24,8 @@ from pathlib import Path
 from pydantic.fields import FieldInfo
 
 from paiid.config import Settings
+from paiid.ml.patterns.rates import MIN_RESOLVED_CASES
+from paiid.ml.selector.summary import rotation_verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -266,9 +268,12 @@ def render_results(evaluation: dict, bench: dict) -> str:
                                  f"{p_text(m.get('p_value'))} | {'yes' if m.get('significant') else 'no'} |")
             rot = margins.get("rotation") or {}
             if rot:
+                verdict = rotation_verdict(rot)[1] if rot.get("interval") else False
                 lines.append(f"| Sharpe − its own choices rotated in time (null mean {fmt(rot.get('null_mean'))}, "
-                             f"{rot.get('shifts')} shifts) | {fmt(rot.get('margin'))} | — | {p_text(rot.get('p_value'))} | "
-                             f"{'yes' if rot.get('significant') else 'no'} |")
+                             f"{rot.get('shifts')} shifts; significant only if the CI excludes 0 and p < 0.05) | "
+                             f"{fmt(rot.get('margin'))} | {ci_text((rot.get('interval') or {}).get('ci95'))} | "
+                             f"{p_text(rot.get('p_value'))} | "
+                             f"{'yes' if verdict else 'no (worse)' if verdict is None else 'no'} |")
             sa = sel.get("stand_aside") or {}
             if sa:
                 diff = sa.get("sharpe_difference") or {}
@@ -318,7 +323,7 @@ def render_results(evaluation: dict, bench: dict) -> str:
     for sym, types in hist.items():
         if not isinstance(types, dict):
             continue
-        lines += [f"| {sym} pattern (≥ 30 resolved cases) | resolved | success rate (95% CI) | matched random entries (95% CI) | "
+        lines += [f"| {sym} pattern (≥ {MIN_RESOLVED_CASES} resolved cases) | resolved | success rate (95% CI) | matched random entries (95% CI) | "
                   "edge | intervals separate |", "|---|---|---|---|---|---|"]
         hidden = []
         for name, s in types.items():

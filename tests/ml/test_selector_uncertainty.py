@@ -14,7 +14,7 @@ from paiid.data import load_bars
 from paiid.ml.selector import OutOfSample, StrategySelector, build_dataset, recommend_answer
 from paiid.ml.selector.edge import verdict
 from paiid.ml.selector.significance import by_date, rotation_null, significance
-from paiid.ml.selector.summary import sentences
+from paiid.ml.selector.summary import rotation_verdict, sentences
 from paiid.ml.selector.validation import bars_per_year_of, cross_validate, selection_returns, summarize
 
 AS_OF = "2016-06-30"
@@ -142,6 +142,8 @@ def test_report_keys_intervals_and_sentences(ds, cv) -> None:
     # the date-ordered pool holds the same returns as the per-symbol one
     ml = by_date(ds, cv["rows"], selection_returns(ds, cv["rows"], cv["pred"]))
     assert rep["sharpe_margins"]["rotation"]["ml"] == pytest.approx(rep["oos_sharpe"]["ml"])
+    rot = rep["sharpe_margins"]["rotation"]  # judged like the panel's: an interval beside the p-value
+    assert rot["interval"]["estimate"] == pytest.approx(rot["margin"])
     assert ml.size == sum(len(v) for v in selection_returns(ds, cv["rows"], cv["pred"]).values())
     ivs = list(_intervals(rep))
     assert len(ivs) >= 5
@@ -161,6 +163,8 @@ def test_report_keys_intervals_and_sentences(ds, cv) -> None:
     assert line.endswith("not significant") != bh["significant"]
     assert f"{bh['estimate']:+.2f}" in line
     assert any(s.startswith("top-1 accuracy") for s in text) and any("stand-aside" in s for s in text)
+    timing = next(s for s in text if "shifted in time" in s)
+    assert "95% CI" in timing and timing.endswith(rotation_verdict(rot)[0])
 
 
 def test_stand_aside_verdicts_read_nothing_from_the_test_period(ds, cv) -> None:

@@ -34,7 +34,7 @@ from paiid.errors import BadInput
 from paiid.metrics import block_bootstrap, effective_sample_size, sharpe
 from paiid.ml.selector.dataset import SelectorDataset
 from paiid.ml.selector.significance import rotation_null, sharpe_margin
-from paiid.ml.selector.summary import ci_text, p_text, verdict_text
+from paiid.ml.selector.summary import ci_text, p_text, rotation_verdict, verdict_text
 from paiid.ml.selector.validation import bars_per_year_of, selection_returns
 
 MODELS = ("pooled", "held_out_symbols", "per_symbol")
@@ -230,25 +230,13 @@ def _signed(iv: Mapping[str, Any] | None, better: str, worse: str) -> str:
     return better if iv["estimate"] > 0 else worse
 
 
-def _rotation_verdict(rot: Mapping[str, Any]) -> tuple[str, bool | None]:
-    """The rotation null's wording and whether the timing adds value (None: significantly worse).
-    Significant only when both the CI excludes 0 and the one-sided rotation p-value is below 0.05."""
-    iv = rot.get("interval")
-    if iv and iv.get("significant") and iv["estimate"] < 0:
-        return "significantly worse than its own choices rotated in time", None
-    if iv and iv.get("significant") and rot.get("significant"):
-        return "significant: the timing of its choices adds value", True
-    why = " (the CI spans 0)" if rot.get("significant") else ""
-    return f"not significant{why}: no evidence that the timing of its choices adds value", False
-
-
 def _rotation_sentence(label: str, rot: Mapping[str, Any]) -> str:
     if rot.get("p_value") is None or not rot.get("interval"):
         return f"{label}: too few rows a symbol for the rotation null"
     iv = rot["interval"]
     return (f"{label}: Sharpe {rot['ml']:.2f} vs {rot['null_mean']:.2f} for its own choices rotated in time "
             f"({rot['shifts']} shifts): margin {rot['margin']:+.2f}, {ci_text(iv)}, rotation p = "
-            f"{rot['p_value']:.3f}, {_rotation_verdict(rot)[0]}")
+            f"{rot['p_value']:.3f}, {rotation_verdict(rot)[0]}")
 
 
 def _stand_aside_sentence(label: str, sa: Mapping[str, Any]) -> str:
@@ -308,7 +296,7 @@ def sentences(report: Mapping[str, Any]) -> list[str]:
     lacking = [name for name, iv in checks if not iv["significant"]]
     timing = "Sharpe over its own choices rotated in time"
     if margins["rotation"].get("interval"):
-        adds = _rotation_verdict(margins["rotation"])[1]
+        adds = rotation_verdict(margins["rotation"])[1]
         (skill if adds else worse if adds is None else lacking).append(timing)
     out.append("skill on held-out symbols: " + (
         "significant in " + ", ".join(skill) if skill else "none significant")

@@ -15,8 +15,9 @@ correlated series, a point score says little about whether an edge is real. This
   in date order (blocks of H bars x symbols, so the two symbols' same-day returns move together);
   and `rotation`: the ML Sharpe against its own choices circularly shifted in time against the outcomes
   (many shifts): a null that keeps how often and how persistently it picks each template and only
-  breaks the timing, the one thing a selector claims to add (the panel also asks for its interval,
-  `rotation_interval`);
+  breaks the timing, the one thing a selector claims to add, with the margin's paired block-bootstrap
+  interval (`rotation_interval`); called significant only when that interval excludes 0 *and* the
+  rotation p-value is below 0.05 (`summary.rotation_verdict`, the one rule for every selector);
 * `stand_aside`: following the ML but flat whenever the stand-aside rule (`edge`) says so, with each
   fold's rule reading only that fold's training rows (`cross_validate`), against following it always.
 
@@ -232,7 +233,7 @@ def significance(ds: SelectorDataset, cv: dict[str, Any], *, seed: int = 0) -> d
             "best_fixed_hindsight": {**sharpe_margin(ml, fixed[hindsight], bpy, bar_block, seed),
                                      "template": ds.templates[hindsight],
                                      "note": "reference only: chosen on the test period itself"},
-            "rotation": rotation_null(ds, rows, pred, bpy),
+            "rotation": rotation_null(ds, rows, pred, bpy, block=bar_block, seed=seed),
             "block_bars": int(bar_block),
         },
         "oos_sharpe_best_fixed_before": sharpe(before, bpy, axis=0),

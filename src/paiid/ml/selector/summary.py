@@ -78,12 +78,11 @@ def sentences(report: Mapping[str, Any], series: Mapping[str, Any] | None = None
         out.append(_margin(f"the best template in hindsight ({m['best_fixed_hindsight']['template']}, "
                            "a reference no real choice could know)", m["best_fixed_hindsight"]))
     rot = m.get("rotation")
-    if rot and rot.get("p_value") is not None:
+    if rot and rot.get("p_value") is not None and rot.get("interval"):
         out.append(
             f"ML Sharpe {rot['ml']:.2f} vs its own choices shifted in time against the outcomes "
-            f"(mean {rot['null_mean']:.2f} over {rot['shifts']} shifts): p = {rot['p_value']:.3f}, "
-            + ("its timing adds value" if rot["significant"]
-               else "not significant: no evidence that the timing of its choices adds value")
+            f"(mean {rot['null_mean']:.2f} over {rot['shifts']} shifts): margin {rot['margin']:+.2f}, "
+            f"{ci_text(rot['interval'])}, rotation p = {rot['p_value']:.3f}, {rotation_verdict(rot)[0]}"
         )
     sa = report.get("stand_aside")
     if sa:
@@ -101,3 +100,18 @@ def sentences(report: Mapping[str, Any], series: Mapping[str, Any] | None = None
         if s:
             out.append(s)
     return out
+
+
+def rotation_verdict(rot: Mapping[str, Any]) -> tuple[str, bool | None]:
+    """The rotation null's wording and whether the timing adds value (None: significantly worse).
+
+    Significant only when both the CI excludes 0 and the one-sided rotation p-value is below 0.05: the
+    p-value alone cannot go below 1 / (1 + shifts) and ignores how uncertain the Sharpe itself is, so
+    every selector (SPX's and the panel's) is judged by both, with the same words."""
+    iv = rot.get("interval")
+    if iv and iv.get("significant") and iv["estimate"] < 0:
+        return "significantly worse than its own choices rotated in time", None
+    if iv and iv.get("significant") and rot.get("significant"):
+        return "significant: the timing of its choices adds value", True
+    why = " (the CI spans 0)" if rot.get("significant") else ""
+    return f"not significant{why}: no evidence that the timing of its choices adds value", False
