@@ -67,12 +67,14 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def postgres_server() -> Iterator[pg.TestDatabases]:
     """This pytest process's throwaway PostgreSQL cluster (see `tests/postgres_server.py`), stopped after.
 
-    Skips the tests that need it when the server binaries are missing (`make test` installs them).
+    Fails the tests that need it when the server binaries are missing, as the browser tests fail without
+    chromium: `make test` installs both, so a missing server is a broken set-up, and a skip would let
+    every PostgreSQL test pass unseen.
     """
     try:
         databases = pg.start()
     except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
+        pytest.fail(f"no PostgreSQL for the tests: {exc} (`make postgres` installs Debian's postgresql)")
     try:
         yield databases
     finally:
