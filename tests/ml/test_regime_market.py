@@ -129,9 +129,12 @@ def test_real_bear_markets_are_bearish_and_the_bull_market_is_not(
         assert f[sym_bull & f.notna()].mean() < 0.01, sym
 
 
-def test_month_ends_match_the_jump_model_on_the_declines_and_beat_it_in_the_bull_years(
+def test_month_ends_meet_the_jump_models_published_shares_on_the_declines_and_bull_years(
         spx: pd.DataFrame, pit_flags: dict[str, pd.Series]) -> None:
-    """The issue's target, point in time (yearly refits), against the peer's published shares. The month-
+    """Point in time (yearly refits), against the peer's *published* shares (a fit on the whole history,
+    hindsight): all of the declines' month-ends bearish, fewer of 2004-06's than its lowest 14 %. Against
+    our point-in-time replication of the peer the bull years are not better (`paiid bench --only
+    regime-vs-jump-model` reports that, with paired tests); this test does not claim they are. The month-
     ends are taken here from SPX's own trading days (the last of each calendar month), not from
     `agreement`, so the test does not read the numbers it checks from the code under test."""
     flags = pit_flags["SPX"]
